@@ -1,0 +1,100 @@
+"""Courier's settings: one class, read from `COURIER_*` environment variables and `.env`.
+
+Settings are built once at each entry point and passed down, never read at import time, so tests
+and embedding programs can hand in their own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "COURIER_"
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+LogLevel = Literal["critical", "error", "warning", "info", "debug"]
+
+
+class SettingsError(Exception):
+    """A setting has a wrong value; the message is one line that names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis to use (redis://, rediss:// or unix://). Unset: `courier run` "
+        "starts an embedded redis-server.",
+    )
+    host: str = Field(
+        default="127.0.0.1", min_length=1, description="Address the web server binds."
+    )
+    port: int = Field(default=8000, ge=0, le=65535, description="Port the web server binds.")
+    key_prefix: str = Field(
+        default="courier:",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:{}-]+$",
+        description="Prefix of every Redis key and channel Courier uses.",
+    )
+    log_level: LogLevel = Field(default="info", description="Log level of every process.")
+    data_dir: Path = Field(
+        default=Path(".courier"), description="Where the embedded Redis keeps its data."
+    )
+    heartbeat_interval: float = Field(
+        default=1.0, gt=0, le=60, description="Seconds between consumer heartbeats."
+    )
+    heartbeat_timeout: float = Field(
+        default=5.0, gt=0, le=600, description="A consumer silent this long is shown as gone."
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Extra browser origins allowed to open WebSockets (same origin always is).",
+    )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        scheme = urlsplit(value).scheme
+        if scheme not in REDIS_SCHEMES:
+            allowed = ", ".join(f"{s}://" for s in REDIS_SCHEMES)
+            raise ValueError(f"must start with {allowed} (got {value!r})")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_log_level(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, turning validation errors into one readable line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        variable = ENV_PREFIX + field.upper()
+        message = error["msg"].removeprefix("Value error, ")
+        got = error.get("input")
+        shown = f" (got {got!r})" if not isinstance(got, dict) and "got " not in message else ""
+        problems.append(f"{variable}: {message}{shown}")
+    return "invalid setting " + "; ".join(problems)
