@@ -1,0 +1,52 @@
+"""Running one long-lived async role (web, worker, subscriber) as a plain OS process.
+
+SIGTERM and SIGINT set a stop event that the role watches, so it can finish in-flight work and
+sign off; a second signal stops it at once. Logging is configured here once per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+from backend.settings import Settings
+
+log = logging.getLogger("courier")
+
+
+def configure_logging(settings: Settings, role: str) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format=f"%(asctime)s %(levelname)-7s {role}[%(process)d] %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def run_role(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run `main(stop)` until it returns; signals set `stop`, a second one cancels `main`."""
+    asyncio.run(_supervise(main))
+
+
+async def _supervise(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(main(stop))
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        if stop.is_set():
+            log.warning("second %s: stopping now", signal.Signals(signum).name)
+            task.cancel()
+        else:
+            log.info("%s: finishing in-flight work, then stopping", signal.Signals(signum).name)
+            stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,41 @@
+"""What the web app's lifespan owns, and the FastAPI dependencies that hand it to routes."""
+
+from __future__ import annotations
+
+from typing import Annotated, TypedDict, cast
+
+from fastapi import Depends, Request, WebSocket
+from redis.asyncio import Redis
+from starlette.requests import HTTPConnection
+
+from backend.keys import Keys
+from backend.settings import Settings
+
+
+class AppState(TypedDict):
+    settings: Settings
+    keys: Keys
+    redis: Redis
+
+
+def app_state(connection: HTTPConnection) -> AppState:
+    return cast(AppState, connection.scope["state"])
+
+
+def _settings(request: Request) -> Settings:
+    return app_state(request)["settings"]
+
+
+def _keys(request: Request) -> Keys:
+    return app_state(request)["keys"]
+
+
+def _redis(request: Request) -> Redis:
+    return app_state(request)["redis"]
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+KeysDep = Annotated[Keys, Depends(_keys)]
+RedisDep = Annotated[Redis, Depends(_redis)]
+
+__all__ = ["AppState", "KeysDep", "RedisDep", "SettingsDep", "WebSocket", "app_state"]

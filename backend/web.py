@@ -1,0 +1,33 @@
+"""`courier web`: the FastAPI app under uvicorn, with WebSocket frame limits set at the server."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from backend.app import create_app
+from backend.settings import Settings
+
+MAX_FRAME_BYTES = 64 * 1024
+
+
+def uvicorn_config(settings: Settings, host: str, port: int) -> uvicorn.Config:
+    """Frames over the limit are refused by the protocol layer with close code 1009."""
+    return uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        ws="auto",
+        ws_max_size=MAX_FRAME_BYTES,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        log_level=settings.log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+        proxy_headers=False,
+    )
+
+
+def serve(settings: Settings, host: str, port: int) -> int:
+    server = uvicorn.Server(uvicorn_config(settings, host, port))
+    server.run()
+    return 0 if server.started else 1

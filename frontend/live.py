@@ -1,0 +1,55 @@
+"""The browser's live socket: pushes HTML fragments (htmx out-of-band swaps) as things change."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
+
+from backend.origin import is_allowed_origin
+from backend.state import app_state
+from backend.status import read_status
+from frontend.templating import render_fragment
+
+router = APIRouter(include_in_schema=False)
+log = logging.getLogger("courier.live")
+
+STATUS_EVERY = 1.0
+POLICY_VIOLATION = 1008
+
+
+@router.websocket("/ui/ws/status")
+async def status_socket(websocket: WebSocket) -> None:
+    """Sends the status fragment on connect and again whenever it changes."""
+    state = app_state(websocket)
+    settings = state["settings"]
+    origin_ok = is_allowed_origin(
+        websocket.headers.get("origin"), websocket.headers.get("host"), settings.allowed_origins
+    )
+    if not origin_ok:
+        await websocket.close(code=POLICY_VIOLATION, reason="origin not allowed")
+        return
+    await websocket.accept()
+    last = ""
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(_drain(websocket))
+            while websocket.application_state is WebSocketState.CONNECTED:
+                status = await read_status(
+                    state["redis"], state["keys"], settings.heartbeat_timeout
+                )
+                html = render_fragment("fragments/status.html", status=status, oob=True)
+                if html != last:
+                    await websocket.send_text(html)
+                    last = html
+                await asyncio.sleep(STATUS_EVERY)
+    except* (WebSocketDisconnect, RuntimeError, OSError):
+        log.debug("status socket closed")
+
+
+async def _drain(websocket: WebSocket) -> None:
+    """Reads (and ignores) what the page sends, so a closed tab is noticed at once."""
+    while True:
+        await websocket.receive_text()

@@ -1,0 +1,20 @@
+"""Page routes: full HTML pages, each including the fragments the live socket later refreshes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from backend.state import KeysDep, RedisDep, SettingsDep
+from backend.status import read_status
+from frontend.templating import templates
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(
+    request: Request, redis: RedisDep, keys: KeysDep, settings: SettingsDep
+) -> HTMLResponse:
+    status = await read_status(redis, keys, settings.heartbeat_timeout)
+    return templates.TemplateResponse(request, "index.html", {"status": status})
