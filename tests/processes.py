@@ -1,0 +1,164 @@
+"""Real processes for tests: Courier roles started as `python -m backend.cli ROLE`, and polling.
+
+Shared by the integration and e2e suites so both start the stack the same way a user does.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from backend.redis_server import INSTALL_HINT, RedisServer, find_redis_server, free_port
+
+
+def start_test_redis(directory: Path, persistent: bool = False) -> RedisServer:
+    """A private redis-server, found the same way `courier run` finds its embedded one."""
+    if find_redis_server() is None:
+        pytest.fail(f"the tests need a real redis-server: {INSTALL_HINT}")
+    server = RedisServer(data_dir=directory, persistent=persistent)
+    server.start()
+    return server
+
+
+def wait_until(
+    condition: Callable[[], object], timeout: float = 10.0, what: str = "condition"
+) -> object:
+    """Polls `condition` until it returns something truthy; fails with `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.02)
+
+
+def http_status(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return None
+
+
+def courier_env(redis_url: str | None, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COURIER_")}
+    if redis_url:
+        env["COURIER_REDIS_URL"] = redis_url
+    env.update({f"COURIER_{k.upper()}": v for k, v in settings.items()})
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@dataclass
+class Role:
+    """One Courier process, its output in a log file that tests print when they fail."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    cwd: Path | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> Role:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", *self.argv],
+            env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+        )  # fmt: skip
+        log.close()
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    @property
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def signal(self, signum: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(signum)
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM, then SIGKILL if it does not exit in time; returns the exit code."""
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return int(self.process.returncode)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def output(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+@dataclass
+class Stack:
+    """Web servers, workers and subscribers as real processes against one Redis."""
+
+    redis_url: str
+    log_dir: Path
+    settings: dict[str, str] = field(default_factory=dict)
+    roles: list[Role] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        return courier_env(self.redis_url, **self.settings)
+
+    def add(self, role: str, *args: str) -> Role:
+        index = sum(r.argv[0] == role for r in self.roles) + 1
+        name = f"{role}-{index}"
+        started = Role(name, [role, *args], self.env(), self.log_dir / f"{name}.log").start()
+        self.roles.append(started)
+        return started
+
+    def web(self) -> str:
+        """Starts a web process on a free port and returns its base URL once /readyz is 200."""
+        port = free_port()
+        role = self.add("web", "--host", "127.0.0.1", "--port", str(port))
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until(lambda: http_status(base + "/readyz") == 200, 20, f"{role.name} ready")
+        except AssertionError:
+            raise AssertionError(f"{role.name} did not start:\n{role.output()}") from None
+        return base
+
+    def worker(self, *args: str) -> Role:
+        return self.add("worker", *args)
+
+    def subscriber(self, *args: str) -> Role:
+        return self.add("subscriber", *args)
+
+    def stop(self) -> None:
+        for role in reversed(self.roles):
+            role.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {r.name}\n{r.output()[-4000:]}" for r in self.roles)
