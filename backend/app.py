@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,23 +12,41 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from backend import health
+from backend import api, health, ws
 from backend.connection import create_redis
+from backend.hub import EventHub
 from backend.keys import Keys
+from backend.queue import JobQueue
 from backend.settings import Settings
 from backend.state import AppState
+from backend.tasks import load_tasks
 from frontend import live, pages
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
 def create_app(settings: Settings) -> FastAPI:
+    registry = load_tasks(settings.tasks)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[AppState]:
+        keys = Keys(settings.key_prefix)
         redis = create_redis(settings)
+        hub = EventHub(redis, keys, settings)
+        hub_task = asyncio.create_task(hub.run(), name="event hub")
         try:
-            yield AppState(settings=settings, keys=Keys(settings.key_prefix), redis=redis)
+            yield AppState(
+                settings=settings,
+                keys=keys,
+                redis=redis,
+                hub=hub,
+                queue=JobQueue(redis, keys, settings),
+                registry=registry,
+            )
         finally:
+            hub_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await hub_task
             await redis.aclose()
 
     app = FastAPI(
@@ -36,6 +56,9 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(health.router)
+    app.include_router(api.router)
+    app.include_router(ws.router)
+    api.install_error_handlers(app)
     app.include_router(pages.router)
     app.include_router(live.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

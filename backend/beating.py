@@ -9,6 +9,7 @@ from collections.abc import Callable
 from redis.exceptions import RedisError
 
 from backend.consumers import ConsumerState, Heartbeat
+from backend.process import stop_if_cancelled
 
 log = logging.getLogger("courier.heartbeat")
 
@@ -22,6 +23,7 @@ async def beat_forever(
     """Beats every `interval` seconds; a Redis outage is logged once and ridden out."""
     failing = False
     while True:
+        stop_if_cancelled()
         try:
             await heartbeat.beat(state(), **counters())
         except RedisError as exc:

@@ -27,7 +27,15 @@ def _parser() -> argparse.ArgumentParser:
     web = roles.add_parser("web", help="the web server alone")
     _add_listen_options(web)
 
-    roles.add_parser("worker", help="one queue worker process")
+    worker = roles.add_parser("worker", help="one queue worker process")
+    worker.add_argument(
+        "--concurrency",
+        type=_positive,
+        help="jobs run at once (default COURIER_WORKER_CONCURRENCY or 16)",
+    )
+    worker.add_argument(
+        "--burst", action="store_true", help="process what is queued now, then exit"
+    )
     roles.add_parser("subscriber", help="one pub/sub subscriber process")
     return parser
 
@@ -41,6 +49,13 @@ def _count(text: str) -> int:
     value = _integer(text)
     if not 0 <= value <= 64:
         raise argparse.ArgumentTypeError(f"must be between 0 and 64, got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _integer(text)
+    if not 1 <= value <= 1024:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 1024, got {value}")
     return value
 
 
@@ -91,7 +106,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "worker":
         from backend.worker import run_worker
 
-        return run_worker(settings)
+        if args.concurrency:
+            settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
+        return run_worker(settings, burst=args.burst)
     from backend.subscriber import run_subscriber
 
     return run_subscriber(settings)

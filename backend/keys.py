@@ -16,3 +16,54 @@ class Keys:
     def consumer(self, consumer_id: str) -> str:
         """Hash describing one consumer process (kind, host, pid, state, counters)."""
         return f"{self.prefix}consumer:{consumer_id}"
+
+    @property
+    def stream(self) -> str:
+        """The job queue: a Redis Stream read by the `workers` consumer group."""
+        return f"{self.prefix}queue:stream"
+
+    @property
+    def delayed(self) -> str:
+        """Sorted set of job ids waiting for a retry, scored by when they are due."""
+        return f"{self.prefix}queue:delayed"
+
+    @property
+    def dead(self) -> str:
+        """The dead-letter set: job ids that failed every attempt, scored by when they died."""
+        return f"{self.prefix}queue:dead"
+
+    @property
+    def stats(self) -> str:
+        """Hash of queue counters (enqueued, succeeded, failed, dead, cancelled)."""
+        return f"{self.prefix}queue:stats"
+
+    def job(self, job_id: str) -> str:
+        return f"{self.prefix}job:{job_id}"
+
+    @property
+    def session_root(self) -> str:
+        """Stem of the per-session keys `<root><session>:seq|log|route` built inside Lua."""
+        return f"{self.prefix}session:"
+
+    def session_seq(self, session: str) -> str:
+        return f"{self.session_root}{session}:seq"
+
+    def session_log(self, session: str) -> str:
+        return f"{self.session_root}{session}:log"
+
+    def session_route(self, session: str) -> str:
+        """Which web instance holds the session's socket now (absent while disconnected)."""
+        return f"{self.session_root}{session}:route"
+
+    @property
+    def instance_root(self) -> str:
+        return f"{self.prefix}instance:"
+
+    def instance(self, instance_id: str) -> str:
+        """The one channel a web process subscribes to: events for the sessions it holds."""
+        return f"{self.instance_root}{instance_id}"
+
+    @property
+    def control(self) -> str:
+        """Channel that tells consumers to cancel a job (and, later, to pause or resume)."""
+        return f"{self.prefix}control"

@@ -58,6 +58,45 @@ class Settings(BaseSettings):
     heartbeat_timeout: float = Field(
         default=5.0, gt=0, le=600, description="A consumer silent this long is shown as gone."
     )
+    tasks: str | None = Field(
+        default=None,
+        description="Module to import for user tasks (e.g. `myapp.tasks`), besides the built-ins.",
+    )
+    worker_concurrency: int = Field(
+        default=16, ge=1, le=1024, description="Jobs one worker runs at once."
+    )
+    visibility_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=86400,
+        description="A job held this long by a worker that stopped beating is given to another.",
+    )
+    max_attempts: int = Field(default=3, ge=1, le=100, description="Attempts before dead-letter.")
+    retry_backoff: float = Field(
+        default=1.0, ge=0, le=3600, description="Delay before the first retry; doubles each time."
+    )
+    retry_backoff_max: float = Field(default=300.0, ge=0, le=86400, description="Longest delay.")
+    job_retention: int = Field(
+        default=86400, ge=60, description="Seconds a job's state and result are kept in Redis."
+    )
+    shutdown_grace: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="On SIGTERM a worker waits this long for in-flight jobs, then hands them back.",
+    )
+    max_text_bytes: int = Field(
+        default=16 * 1024, ge=1, le=1024 * 1024, description="Longest `text` of one message."
+    )
+    session_ttl: int = Field(
+        default=900, ge=600, description="Seconds a WebSocket session's events are kept for resume."
+    )
+    session_log_max: int = Field(
+        default=10_000, ge=100, description="Most events kept per session for resume."
+    )
+    rate_limit: float = Field(
+        default=1000.0, gt=0, description="Messages per second one WebSocket may send (burst: 1 s)."
+    )
     allowed_origins: list[str] = Field(
         default_factory=list,
         description="Extra browser origins allowed to open WebSockets (same origin always is).",

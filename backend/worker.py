@@ -1,50 +1,307 @@
-"""`courier worker`: one queue worker process."""
+"""`courier worker`: takes jobs from the queue and runs them, `concurrency` at a time.
+
+Beside the read loop, a worker runs small owned loops: heartbeat, keep-alive of its in-flight
+entries (so a long job is not taken over while the worker lives), take-over of entries whose
+worker died, promotion of due retries, and the control channel (cancel). SIGTERM stops reading,
+waits `shutdown_grace` for in-flight jobs, and hands the rest back to the queue.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
 
 from backend.beating import beat_forever
 from backend.connection import create_redis
 from backend.consumers import ConsumerKind, ConsumerState, Heartbeat, new_consumer_id
 from backend.keys import Keys
-from backend.process import configure_logging, run_role
+from backend.listener import ChannelListener
+from backend.process import configure_logging, run_role, stop_if_cancelled
+from backend.queue import Delivery, JobQueue, Started
 from backend.settings import Settings
+from backend.tasks import TaskContext, TaskError, TaskRegistry, load_tasks
 
 log = logging.getLogger("courier.worker")
 
+READ_BLOCK_MS = 1000
+RETRY_PAUSE = 0.5
+
 
 class Worker:
-    def __init__(self, settings: Settings, consumer_id: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: TaskRegistry | None = None,
+        consumer_id: str | None = None,
+        burst: bool = False,
+    ) -> None:
         self.settings = settings
         self.keys = Keys(settings.key_prefix)
+        self.registry = registry or load_tasks(settings.tasks)
         self.id = consumer_id or new_consumer_id(ConsumerKind.WORKER)
+        self.burst = burst  # process what is queued, then return (for tests and scripts)
+        self.concurrency = settings.worker_concurrency
         self.processed = 0
+        self.running: dict[str, tuple[Delivery, asyncio.Task[None]]] = {}
+        self.cancelled: set[str] = set()
+        self.has_room = asyncio.Event()
+        self.has_room.set()
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def state(self) -> ConsumerState:
+        return ConsumerState.BUSY if self.running else ConsumerState.IDLE
 
     async def run(self, stop: asyncio.Event) -> None:
         redis = create_redis(self.settings)
+        self.queue = JobQueue(redis, self.keys, self.settings)
         heartbeat = Heartbeat(redis, self.keys, ConsumerKind.WORKER, self.id)
-        log.info("worker %s started", self.id)
+        log.info("worker %s started (concurrency %d)", self.id, self.concurrency)
         try:
+            await self._wait_for_redis(self.queue, stop)
             async with asyncio.TaskGroup() as group:
-                beating = group.create_task(
-                    beat_forever(
-                        heartbeat,
-                        self.settings.heartbeat_interval,
-                        lambda: ConsumerState.IDLE,
-                        lambda: {"processed": self.processed},
-                    )
-                )
-                await stop.wait()
-                beating.cancel()
+                loops = self._start_loops(group, redis, heartbeat)
+                await self._consume(stop)
+                await self._drain()
+                for loop in loops:
+                    loop.cancel()
             await heartbeat.sign_off()
         finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
             await redis.aclose()
-            log.info("worker %s stopped", self.id)
+            log.info("worker %s stopped after %d jobs", self.id, self.processed)
+
+    def _start_loops(
+        self, group: asyncio.TaskGroup, redis: Redis, heartbeat: Heartbeat
+    ) -> list[asyncio.Task[None]]:
+        interval = self.settings.visibility_timeout / 3
+        control = ChannelListener(redis, [self.keys.control], self._on_control)
+        counters = lambda: {"processed": self.processed, "running": len(self.running)}  # noqa: E731
+        return [
+            group.create_task(
+                beat_forever(
+                    heartbeat, self.settings.heartbeat_interval, lambda: self.state, counters
+                )
+            ),
+            group.create_task(self._every(interval, self._keep_alive)),
+            group.create_task(self._every(interval, self._take_over)),
+            group.create_task(self._promote_retries()),
+            group.create_task(control.run()),
+        ]
+
+    async def _wait_for_redis(self, queue: JobQueue, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await queue.ensure_group()
+                return
+            except RedisError as exc:
+                log.warning("waiting for Redis: %s", exc)
+                await asyncio.sleep(RETRY_PAUSE)
+
+    # The read loop --------------------------------------------------------------------------
+
+    async def _consume(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            if not self.has_room.is_set():
+                await first_of(self.has_room.wait(), stop.wait())
+                continue
+            deliveries = await self._read(self._free_slots(), stop)
+            if self.burst and not deliveries and not self.running:
+                return
+            for delivery in deliveries:
+                self._launch(delivery)
+
+    def _free_slots(self) -> int:
+        return self.concurrency - len(self.running)
+
+    async def _read(self, count: int, stop: asyncio.Event) -> list[Delivery]:
+        block = 50 if self.burst else READ_BLOCK_MS
+        try:
+            return await self.queue.read(self.id, max(1, count), block)
+        except ResponseError as exc:
+            if "NOGROUP" in str(exc):  # Redis lost its data: recreate the group
+                await self.queue.ensure_group()
+                return []
+            raise
+        except RedisError as exc:
+            log.warning("read failed, retrying: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RETRY_PAUSE)
+            return []
+
+    def _launch(self, delivery: Delivery) -> None:
+        task = asyncio.create_task(self._handle(delivery), name=f"job {delivery.job_id}")
+        self.running[delivery.job_id] = (delivery, task)
+        task.add_done_callback(lambda _: self._finished(delivery))
+        if self._free_slots() <= 0:
+            self.has_room.clear()
+
+    def _finished(self, delivery: Delivery) -> None:
+        self.running.pop(delivery.job_id, None)
+        self.cancelled.discard(delivery.job_id)
+        self.has_room.set()
+
+    async def _drain(self) -> None:
+        """Waits `shutdown_grace` for in-flight jobs, then hands back what is left."""
+        if not self.running:
+            return
+        log.info("waiting up to %gs for %d jobs", self.settings.shutdown_grace, len(self.running))
+        tasks = [task for _, task in self.running.values()]
+        await asyncio.wait(tasks, timeout=self.settings.shutdown_grace)
+        leftover = list(self.running.values())
+        for _, task in leftover:
+            task.cancel()
+        await asyncio.gather(*(task for _, task in leftover), return_exceptions=True)
+        for delivery, _ in leftover:
+            with contextlib.suppress(RedisError):
+                if await self.queue.release(delivery, self.id):
+                    log.info("handed back job %s", delivery.job_id)
+
+    # One job ---------------------------------------------------------------------------------
+
+    async def _handle(self, delivery: Delivery) -> None:
+        try:
+            started = await self.queue.start(delivery, self.id)
+        except RedisError as exc:
+            log.warning("could not start job %s (it stays pending): %s", delivery.job_id, exc)
+            return
+        if started is None:
+            return
+        try:
+            result = await self._execute(delivery, started)
+        except asyncio.CancelledError:
+            if delivery.job_id not in self.cancelled:
+                raise  # shutdown: _drain hands the job back
+            await self._settle(self.queue.acknowledge(delivery))  # already marked cancelled
+            return
+        except Exception as exc:
+            await self._settle(self.queue.fail(delivery, started, describe(exc)))
+        else:
+            await self._settle(self.queue.succeed(delivery, self.id, started, result))
+            self.processed += 1
+
+    async def _settle(self, write: Awaitable[str]) -> None:
+        """A failed write leaves the entry pending, so the job is re-run after the timeout."""
+        try:
+            await write
+        except RedisError as exc:
+            log.warning("could not store outcome (job will be retried): %s", exc)
+
+    async def _execute(self, delivery: Delivery, started: Started) -> Any:
+        task = self.registry.get(started.task)
+        if task is None:
+            raise TaskError(f"unknown task {started.task!r} on this worker")
+        args = task.parse_args(started.args)
+        if task.run_async is not None:
+            progress = self._progress(delivery, started)
+            context = TaskContext(delivery.job_id, started.attempt, progress)
+            return await task.run_async(context, started.text, args)
+        assert task.run_sync is not None
+        if task.cpu:
+            loop = asyncio.get_running_loop()
+            pool = self._process_pool()
+            return await loop.run_in_executor(pool, task.run_sync, started.text, args)
+        return await asyncio.to_thread(task.run_sync, started.text, args)
+
+    def _process_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=2)
+        return self._pool
+
+    def _progress(self, delivery: Delivery, started: Started) -> Callable[[float], Awaitable[None]]:
+        async def report(fraction: float) -> None:
+            fraction = round(min(1.0, max(0.0, fraction)), 4)
+            await self.queue.redis.hset(self.keys.job(delivery.job_id), "progress", fraction)
+            event = {"type": "progress", "id": delivery.job_id, "progress": fraction}
+            await self.queue.events.emit(started.session, event)
+
+        return report
+
+    # Background loops ------------------------------------------------------------------------
+
+    async def _every(self, interval: float, action: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            stop_if_cancelled()
+            await asyncio.sleep(interval)
+            try:
+                await action()
+            except RedisError as exc:
+                log.warning("%s failed: %s", action.__name__, exc)
+
+    async def _keep_alive(self) -> None:
+        await self.queue.keep_alive(self.id, [d.entry for d, _ in self.running.values()])
+
+    async def _take_over(self) -> None:
+        free = self._free_slots()
+        if free <= 0:
+            return
+        for delivery in await self.queue.reclaim(self.id, free):
+            log.warning("taking over job %s from a worker that stopped", delivery.job_id)
+            self._launch(delivery)
+
+    async def _promote_retries(self) -> None:
+        """Sleeps until the earliest retry is due (at most 1 s), then moves due ones back."""
+        while True:
+            stop_if_cancelled()
+            try:
+                await self.queue.promote_due()
+                due = await self.queue.next_due()
+            except RedisError as exc:
+                log.warning("promoting retries failed: %s", exc)
+                due = None
+            wait = 1.0 if due is None else min(1.0, due - time.time())
+            await asyncio.sleep(max(0.01, wait))
+
+    def _on_control(self, channel: str, data: str) -> None:
+        try:
+            message = json.loads(data)
+        except ValueError:
+            log.warning("ignoring a control message that is not JSON: %.80r", data)
+            return
+        if isinstance(message, dict) and message.get("action") == "cancel":
+            running = self.running.get(str(message.get("id")))
+            if running is not None:
+                log.info("cancelling job %s", message["id"])
+                self.cancelled.add(running[0].job_id)
+                running[1].cancel()
 
 
-def run_worker(settings: Settings) -> int:
+async def first_of(*waits: Awaitable[object]) -> None:
+    """Returns when the first of `waits` completes, cancelling the others."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+def describe(exc: BaseException) -> str:
+    """What went wrong, in one line: the message for TaskError, else type, message and place."""
+    if isinstance(exc, TaskError):
+        return str(exc)
+    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" (at {frame[0].filename.rsplit('/', 1)[-1]}:{frame[0].lineno})" if frame else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def run_worker(settings: Settings, burst: bool = False) -> int:
     configure_logging(settings, "worker")
-    run_role(Worker(settings).run)
+    try:
+        worker = Worker(settings, burst=burst)
+    except ImportError as exc:
+        log.error("%s", exc)
+        return 2
+    run_role(worker.run)
     return 0

@@ -1,0 +1,187 @@
+"""The REST API for jobs, the queue and the dead-letter set (OpenAPI at /docs).
+
+Every error is JSON `{"error": <code>, "detail": <what was wrong>}` with a fitting status code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from redis.exceptions import RedisError
+
+from backend.consumers import Consumer, ConsumerKind, list_consumers
+from backend.jobs import Job, JobStatus
+from backend.state import KeysDep, QueueDep, RedisDep, RegistryDep, SettingsDep
+from backend.tasks import ArgsError
+
+router = APIRouter(prefix="/api", tags=["jobs"])
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+class ErrorBody(BaseModel):
+    error: str
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such job"},
+    422: {"model": ErrorBody, "description": "Invalid request"},
+    503: {"model": ErrorBody, "description": "Redis unavailable"},
+}
+
+
+class JobRequest(BaseModel):
+    task: str = Field(default="uppercase", max_length=100, examples=["uppercase"])
+    text: str = Field(default="", examples=["hello"])
+    args: dict[str, Any] = Field(default_factory=dict, examples=[{}])
+
+
+class JobCreated(BaseModel):
+    id: str
+    status: JobStatus = JobStatus.QUEUED
+
+
+class JobChange(BaseModel):
+    id: str
+    status: JobStatus
+
+
+class QueueReport(BaseModel):
+    depth: int = Field(description="Jobs waiting for a worker")
+    in_flight: int = Field(description="Jobs a worker holds")
+    delayed: int = Field(description="Failed attempts waiting for their retry")
+    dead: int = Field(description="Jobs in the dead-letter set")
+    enqueued: int
+    succeeded: int
+    failed: int = Field(description="Failed attempts (retried or not)")
+    cancelled: int
+    workers: list[Consumer]
+
+
+class TaskInfo(BaseModel):
+    name: str
+    description: str
+    cpu: bool
+    args_schema: dict[str, Any]
+
+
+@router.post("/jobs", status_code=202, responses=ERRORS)
+async def create_job(
+    body: JobRequest, queue: QueueDep, registry: RegistryDep, settings: SettingsDep
+) -> JobCreated:
+    """Queues a job; its outcome is read with GET /api/jobs/{id}."""
+    task = registry.get(body.task)
+    if task is None:
+        known = ", ".join(registry.names())
+        raise ApiError(422, "unknown_task", f"unknown task {body.task!r}; known tasks: {known}")
+    try:
+        task.parse_args(body.args)
+    except ArgsError as exc:
+        raise ApiError(422, "invalid_args", str(exc)) from None
+    size = len(body.text.encode())
+    if size > settings.max_text_bytes:
+        detail = f"text is {size} bytes; the limit is {settings.max_text_bytes}"
+        raise ApiError(422, "text_too_long", detail)
+    job_id, _ = await queue.enqueue(body.task, body.text, body.args)
+    return JobCreated(id=job_id)
+
+
+@router.get("/jobs/{job_id}", responses=ERRORS)
+async def get_job(job_id: str, queue: QueueDep) -> Job:
+    """Status, attempts, worker, timings, and the result or the error of each failed attempt."""
+    job = await queue.get(job_id)
+    if job is None:
+        raise ApiError(404, "not_found", f"no job {job_id!r} (unknown, or past its retention)")
+    return job
+
+
+@router.delete(
+    "/jobs/{job_id}",
+    responses={**ERRORS, 409: {"model": ErrorBody, "description": "Already finished"}},
+)
+async def cancel_job(job_id: str, queue: QueueDep) -> JobChange:
+    """Cancels a queued, retry-waiting or running job; a cancelled job never reports a result."""
+    outcome = await queue.cancel(job_id)
+    if outcome.status is None:
+        raise ApiError(404, "not_found", f"no job {job_id!r}")
+    if not outcome.cancelled:
+        raise ApiError(409, "already_finished", f"job {job_id!r} already {outcome.status.value}")
+    return JobChange(id=job_id, status=JobStatus.CANCELLED)
+
+
+@router.get("/queue", responses=ERRORS)
+async def queue_report(
+    queue: QueueDep, redis: RedisDep, keys: KeysDep, settings: SettingsDep
+) -> QueueReport:
+    """Depth, in-flight, dead-letter count, counters and the workers with their heartbeats."""
+    stats = await queue.stats()
+    workers = await list_consumers(redis, keys, ConsumerKind.WORKER, settings.heartbeat_timeout)
+    return QueueReport(**stats.model_dump(), workers=workers)
+
+
+@router.get("/dead", responses=ERRORS)
+async def dead_jobs(queue: QueueDep, limit: int = 100) -> list[Job]:
+    """The dead-letter set, most recent first."""
+    return await queue.dead_jobs(max(1, min(limit, 1000)))
+
+
+@router.post("/dead/{job_id}/retry", responses=ERRORS)
+async def retry_dead_job(job_id: str, queue: QueueDep) -> JobChange:
+    """Puts a dead job back in the queue with fresh attempts."""
+    if not await queue.retry_dead(job_id):
+        raise ApiError(404, "not_found", f"job {job_id!r} is not in the dead-letter set")
+    return JobChange(id=job_id, status=JobStatus.QUEUED)
+
+
+@router.delete("/dead/{job_id}", status_code=204, responses=ERRORS)
+async def discard_dead_job(job_id: str, queue: QueueDep) -> None:
+    """Removes a dead job for good."""
+    if not await queue.discard_dead(job_id):
+        raise ApiError(404, "not_found", f"job {job_id!r} is not in the dead-letter set")
+
+
+@router.get("/tasks")
+async def tasks(registry: RegistryDep) -> list[TaskInfo]:
+    """The registered tasks and the JSON schema of their `args`."""
+    return [
+        TaskInfo(
+            name=t.name,
+            description=t.description,
+            cpu=t.cpu,
+            args_schema=t.args.model_json_schema(),
+        )
+        for t in registry.all()
+    ]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def api_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return JSONResponse({"error": exc.code, "detail": exc.detail}, exc.status)
+
+    async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"] if p != "body") or "body"
+            problems.append(f"{where}: {error['msg']}")
+        return JSONResponse({"error": "invalid_request", "detail": "; ".join(problems)}, 422)
+
+    async def redis_down(request: Request, exc: Exception) -> JSONResponse:
+        detail = f"Redis is unavailable ({exc}); nothing was changed, try again"
+        return JSONResponse({"error": "unavailable", "detail": detail}, 503)
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(RedisError, redis_down)

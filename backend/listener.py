@@ -1,0 +1,71 @@
+"""A process's pub/sub listener: one connection, a set of channels, reconnection by itself.
+
+After an outage it subscribes again with backoff and tells its owner (`on_reconnect`), which
+can then catch up on what was published meanwhile (pub/sub itself keeps nothing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from backend.process import stop_if_cancelled
+
+log = logging.getLogger("courier.listener")
+
+BACKOFF_MAX = 5.0
+
+
+class ChannelListener:
+    """Calls `on_message(channel, data)` for each message on `channels`."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        channels: list[str],
+        on_message: Callable[[str, str], None],
+        on_reconnect: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.redis = redis
+        self.channels = channels
+        self.on_message = on_message
+        self.on_reconnect = on_reconnect
+        self.subscribed = asyncio.Event()
+        self.failures = 0
+
+    async def run(self) -> None:
+        while True:
+            stop_if_cancelled()
+            pubsub = self.redis.pubsub()
+            try:
+                await pubsub.subscribe(*self.channels)
+                await self._listen(pubsub)
+            except (RedisError, OSError) as exc:
+                if self.failures == 0:
+                    log.warning("pub/sub connection lost (%s); reconnecting", exc)
+                self.failures += 1
+            finally:
+                self.subscribed.clear()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(min(BACKOFF_MAX, 0.05 * 2**self.failures))
+
+    async def _listen(self, pubsub: PubSub) -> None:
+        while True:
+            stop_if_cancelled()
+            message = await pubsub.get_message(timeout=None)
+            if message is None:
+                continue
+            if message["type"] == "message":
+                self.on_message(message["channel"], message["data"])
+            elif message["type"] == "subscribe" and not self.subscribed.is_set():
+                self.subscribed.set()
+                if self.failures:
+                    self.failures = 0
+                    log.info("pub/sub connection restored")
+                    if self.on_reconnect is not None:
+                        await self.on_reconnect()

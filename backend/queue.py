@@ -1,0 +1,313 @@
+"""The job queue: a Redis Stream read by one consumer group, with job state in a hash per job.
+
+Guarantees, and where they come from:
+- each job goes to one worker at a time: the consumer group delivers an entry to one consumer;
+- nothing is lost: an entry stays pending until the script that stores the outcome acknowledges
+  it, and a pending entry whose worker stopped beating is taken over (XAUTOCLAIM) after the
+  visibility timeout;
+- failures are retried with exponential backoff from a delay set, then dead-lettered.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, cast
+
+from pydantic import BaseModel
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from backend import scripts
+from backend.events import SessionEvents, encode
+from backend.jobs import Job, JobStatus
+from backend.keys import Keys
+from backend.settings import Settings
+
+GROUP = "workers"
+
+
+class QueueStats(BaseModel):
+    depth: int  # waiting for a worker
+    in_flight: int  # held by a worker
+    delayed: int  # waiting for a retry
+    dead: int
+    enqueued: int
+    succeeded: int
+    failed: int
+    cancelled: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One stream entry handed to this worker."""
+
+    entry: str
+    job_id: str
+
+
+@dataclass(frozen=True)
+class Started:
+    task: str
+    text: str
+    args: dict[str, Any]
+    session: str
+    ref: str | int | None
+    attempt: int
+
+
+class CancelOutcome(BaseModel):
+    cancelled: bool
+    status: JobStatus | None  # None: no such job (or not the caller's)
+
+
+class JobQueue:
+    def __init__(self, redis: Redis, keys: Keys, settings: Settings) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.settings = settings
+        self.events = SessionEvents(redis, keys, settings)
+        script = self.events.script
+        self._enqueue = script(scripts.ENQUEUE)
+        self._start = script(scripts.START)
+        self._settle = script(scripts.SETTLE)
+        self._release = script(scripts.RELEASE)
+        self._cancel = script(scripts.CANCEL)
+        self._promote = script(scripts.PROMOTE)
+        self._revive = script(scripts.REVIVE)
+
+    # Producer side ------------------------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        task: str,
+        text: str,
+        args: dict[str, Any],
+        session: str = "",
+        ref: str | int | None = None,
+    ) -> tuple[str, int]:
+        """Stores the job, queues it, and tells the session `accepted`; returns (id, seq)."""
+        job_id = uuid.uuid4().hex
+        accepted = encode({"type": "accepted", "ref": ref, "id": job_id, "mode": "queue"})
+        fields: dict[str, str | int | float] = {
+            "id": job_id,
+            "task": task,
+            "text": text,
+            "args": json.dumps(args, separators=(",", ":")),
+            "session": session,
+            "ref": json.dumps(ref),
+            "status": JobStatus.QUEUED.value,
+            "attempts": 0,
+            "max_attempts": self.settings.max_attempts,
+            "created": time.time(),
+        }
+        pairs = [item for pair in fields.items() for item in pair]
+        seq = await self._enqueue(
+            keys=[self.keys.job(job_id), self.keys.stream, self.keys.stats],
+            args=[
+                *self.events.context,
+                job_id,
+                self.settings.job_retention,
+                session,
+                accepted,
+                *pairs,
+            ],
+        )
+        return job_id, int(seq)
+
+    async def get(self, job_id: str) -> Job | None:
+        row: Any = await self.redis.hgetall(self.keys.job(job_id))
+        return Job.from_hash(row) if row else None
+
+    async def cancel(self, job_id: str, session: str = "") -> CancelOutcome:
+        """Cancels a queued, waiting or running job; `session` limits it to that session's jobs."""
+        reply = await self._cancel(
+            keys=[self.keys.job(job_id), self.keys.delayed, self.keys.stats],
+            args=[*self.events.context, job_id, session, time.time(), self.keys.control],
+        )
+        if reply[0] == "missing":
+            return CancelOutcome(cancelled=False, status=None)
+        if reply[0] == "final":
+            return CancelOutcome(cancelled=False, status=JobStatus(reply[1]))
+        return CancelOutcome(cancelled=True, status=JobStatus.CANCELLED)
+
+    async def stats(self) -> QueueStats:
+        await self.ensure_group()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xlen(self.keys.stream)
+            pipe.xpending(self.keys.stream, GROUP)
+            pipe.zcard(self.keys.delayed)
+            pipe.zcard(self.keys.dead)
+            pipe.hgetall(self.keys.stats)
+            length, pending, delayed, dead, counters = await pipe.execute()
+        in_flight = int(pending["pending"])
+        return QueueStats(
+            depth=max(0, int(length) - in_flight),
+            in_flight=in_flight,
+            delayed=int(delayed),
+            dead=int(dead),
+            **{k: int(counters.get(k, 0)) for k in ("enqueued", "succeeded", "failed")},
+            cancelled=int(counters.get("cancelled", 0)),
+        )
+
+    async def dead_jobs(self, limit: int = 100) -> list[Job]:
+        ids = cast(list[str], await self.redis.zrevrange(self.keys.dead, 0, limit - 1))
+        jobs = [await self.get(job_id) for job_id in ids]
+        return [job for job in jobs if job is not None]
+
+    async def retry_dead(self, job_id: str) -> bool:
+        """Back into the queue with fresh attempts; False when it is not in the dead-letter set."""
+        keys = [self.keys.job(job_id), self.keys.dead, self.keys.stream]
+        return int(await self._revive(keys=keys, args=[job_id])) == 1
+
+    async def discard_dead(self, job_id: str) -> bool:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(self.keys.dead, job_id)
+            pipe.delete(self.keys.job(job_id))
+            removed, _ = await pipe.execute()
+        return bool(removed)
+
+    # Worker side --------------------------------------------------------------------------------
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.keys.stream, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def read(self, consumer: str, count: int, block_ms: int) -> list[Delivery]:
+        """New entries for this consumer, waiting up to `block_ms` for the first."""
+        reply: Any = await self.redis.xreadgroup(
+            GROUP, consumer, {self.keys.stream: ">"}, count=count, block=block_ms
+        )
+        if not reply:
+            return []
+        return [Delivery(entry, fields["job"]) for entry, fields in reply[0][1]]
+
+    async def reclaim(self, consumer: str, count: int) -> list[Delivery]:
+        """Entries idle past the visibility timeout, i.e. held by a worker that died."""
+        idle_ms = int(self.settings.visibility_timeout * 1000)
+        reply: Any = await self.redis.xautoclaim(
+            self.keys.stream, GROUP, consumer, idle_ms, start_id="0-0", count=count
+        )
+        claimed = reply[1]
+        deliveries = [Delivery(entry, fields["job"]) for entry, fields in claimed if fields]
+        gone = [entry for entry, fields in claimed if not fields]
+        if gone:  # deleted while pending: nothing to run, just clear it
+            await self.redis.xack(self.keys.stream, GROUP, *gone)
+        return deliveries
+
+    async def keep_alive(self, consumer: str, entries: list[str]) -> None:
+        """Resets the idle time of entries this worker is still running, so none is taken over."""
+        if entries:
+            ids: list[int | bytes | str | memoryview] = list(entries)
+            await self.redis.xclaim(self.keys.stream, GROUP, consumer, 0, ids, justid=True)
+
+    async def start(self, delivery: Delivery, consumer: str) -> Started | None:
+        """Marks the job running and tells its sender; None when there is nothing to run."""
+        reply = await self._start(
+            keys=[
+                self.keys.job(delivery.job_id),
+                self.keys.stream,
+                self.keys.dead,
+                self.keys.stats,
+            ],
+            args=[
+                *self.events.context,
+                delivery.entry,
+                GROUP,
+                consumer,
+                time.time(),
+                delivery.job_id,
+            ],
+        )
+        if reply[0] != "run":
+            return None
+        _, task, text, args, session, ref, attempt = reply
+        return Started(task, text, json.loads(args), session, json.loads(ref), int(attempt))
+
+    async def succeed(
+        self, delivery: Delivery, consumer: str, started: Started, result: Any
+    ) -> str:
+        body = encode(
+            {
+                "type": "result",
+                "id": delivery.job_id,
+                "ref": started.ref,
+                "mode": "queue",
+                "consumer": consumer,
+                "result": result,
+            }
+        )
+        return await self._run_settle(delivery, "succeeded", json.dumps(result), 0.0, body)
+
+    async def fail(self, delivery: Delivery, started: Started, error: str) -> str:
+        final = started.attempt >= self.settings.max_attempts
+        delay = min(
+            self.settings.retry_backoff_max,
+            self.settings.retry_backoff * 2 ** (started.attempt - 1),
+        )
+        event: dict[str, Any] = {
+            "type": "failed",
+            "id": delivery.job_id,
+            "ref": started.ref,
+            "mode": "queue",
+            "error": error,
+            "attempt": started.attempt,
+            "final": final,
+        }
+        if not final:
+            event["retry_in"] = delay
+        outcome = "dead" if final else "retry"
+        return await self._run_settle(delivery, outcome, error, time.time() + delay, encode(event))
+
+    async def _run_settle(
+        self, delivery: Delivery, outcome: str, value: str, due: float, body: str
+    ) -> str:
+        keys = self.keys
+        reply = await self._settle(
+            keys=[keys.job(delivery.job_id), keys.stream, keys.delayed, keys.dead, keys.stats],
+            args=[
+                *self.events.context,
+                delivery.entry,
+                GROUP,
+                time.time(),
+                delivery.job_id,
+                outcome,
+                value,
+                due,
+                body,
+            ],
+        )
+        return str(reply)
+
+    async def acknowledge(self, delivery: Delivery) -> str:
+        """Drops a delivery whose job was cancelled (its state is already final)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xack(self.keys.stream, GROUP, delivery.entry)
+            pipe.xdel(self.keys.stream, delivery.entry)
+            await pipe.execute()
+        return "cancelled"
+
+    async def release(self, delivery: Delivery, consumer: str) -> bool:
+        """Hands an unfinished job back to the queue (worker shutting down)."""
+        reply = await self._release(
+            keys=[self.keys.job(delivery.job_id), self.keys.stream],
+            args=[*self.events.context, delivery.entry, GROUP, consumer, delivery.job_id],
+        )
+        return int(reply) == 1
+
+    async def promote_due(self, limit: int = 100) -> int:
+        """Moves retries whose backoff has passed back into the stream."""
+        reply = await self._promote(
+            keys=[self.keys.delayed, self.keys.stream],
+            args=[time.time(), limit, self.keys.job("")],
+        )
+        return int(reply)
+
+    async def next_due(self) -> float | None:
+        first = await self.redis.zrange(self.keys.delayed, 0, 0, withscores=True)
+        return float(first[0][1]) if first else None

@@ -1,0 +1,222 @@
+"""The Lua scripts behind every state change of a job or a session.
+
+Each script runs atomically in Redis, so a job's state, its place in the stream and the event
+that tells its sender about it change together or not at all: no result is acknowledged before
+it is stored, and no event is published that the session log lacks.
+
+Every script that tells a session something uses `emit`, which gives the event the session's
+next sequence number, appends it to the session's log (for resume) and publishes it on the
+channel of the web instance holding the session's socket, if any. Because numbering and
+publishing happen in one atomic step, events reach the web process in sequence order.
+
+The first four ARGV of every script are the session context: session key root, instance channel
+root, session TTL and log length cap. Session keys are derived inside the scripts, which is fine
+on a single Redis (or a primary with replicas) but not on Redis Cluster.
+"""
+
+from __future__ import annotations
+
+EMIT = r"""
+local SESSION_ROOT, INSTANCE_ROOT = ARGV[1], ARGV[2]
+local SESSION_TTL, LOG_MAX = tonumber(ARGV[3]), tonumber(ARGV[4])
+
+local function emit(session, body, logged)
+  if not session or session == '' then return 0 end
+  local base = SESSION_ROOT .. session
+  local seq = redis.call('INCR', base .. ':seq')
+  redis.call('EXPIRE', base .. ':seq', SESSION_TTL)
+  local event = '{"seq":' .. seq .. ',' .. string.sub(body, 2)
+  if logged then
+    -- pcall: a log that cannot take the entry must not abort the state change around it
+    redis.pcall('XADD', base .. ':log', 'MAXLEN', '~', LOG_MAX, seq .. '-0', 'e', event)
+    redis.call('EXPIRE', base .. ':log', SESSION_TTL)
+  end
+  local route = redis.call('GET', base .. ':route')
+  if route then
+    redis.call('PUBLISH', INSTANCE_ROOT .. route, session .. '\n' .. event)
+  end
+  return seq
+end
+"""
+
+# KEYS: job, stream, stats. ARGV[5..]: job id, retention, session, accepted body, field pairs...
+ENQUEUE = (
+    EMIT
+    + r"""
+local fields = {}
+for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('XADD', KEYS[2], '*', 'job', ARGV[5])
+redis.call('HINCRBY', KEYS[3], 'enqueued', 1)
+return emit(ARGV[7], ARGV[8], true)
+"""
+)
+
+# KEYS: job, stream, dead, stats. ARGV[5..]: entry id, group, worker, now, job id.
+# Returns {'run', task, text, args, session, ref, attempt} or {'skip', status} or {'dead', ...}.
+START = (
+    EMIT
+    + r"""
+local job, stream, dead, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local entry, group, worker, now, id = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local status = redis.call('HGET', job, 'status')
+if status ~= 'queued' and status ~= 'running' then
+  redis.call('XACK', stream, group, entry)
+  redis.call('XDEL', stream, entry)
+  return {'skip', status or 'missing'}
+end
+local attempt = redis.call('HINCRBY', job, 'attempts', 1)
+local info = redis.call('HMGET', job, 'task', 'text', 'args', 'session', 'ref', 'max_attempts')
+if attempt > tonumber(info[6]) then
+  local err = 'worker lost: attempt ' .. (attempt - 1) .. ' never finished'
+  redis.call('HSET', job, 'status', 'dead', 'error', err, 'finished', now, 'attempts', attempt - 1)
+  redis.call('ZADD', dead, now, id)
+  redis.call('XACK', stream, group, entry)
+  redis.call('XDEL', stream, entry)
+  redis.call('HINCRBY', stats, 'dead', 1)
+  local body = '{"type":"failed","id":' .. cjson.encode(id) .. ',"ref":' .. (info[5] or 'null')
+    .. ',"mode":"queue","error":' .. cjson.encode(err) .. ',"attempt":' .. (attempt - 1)
+    .. ',"final":true}'
+  emit(info[4], body, true)
+  return {'dead', err}
+end
+redis.call('HSET', job, 'status', 'running', 'worker', worker, 'started', now, 'progress', '0')
+local body = cjson.encode({type='started', id=id, consumer=worker, attempt=attempt})
+emit(info[4], body, true)
+return {'run', info[1], info[2], info[3], info[4], info[5], attempt}
+"""
+)
+
+# KEYS: job, stream, delayed, dead, stats. ARGV[5..]: entry, group, now, job id, outcome
+# ('succeeded' | 'retry' | 'dead'), value (result JSON or error), due time, event body.
+# Only a job still running is settled: a cancelled one, or one another worker already finished
+# after taking it over, is just acknowledged.
+SETTLE = (
+    EMIT
+    + r"""
+local job, stream, delayed, dead, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local entry, group, now, id = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local outcome, value, due, body = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+local status = redis.call('HGET', job, 'status')
+redis.call('XACK', stream, group, entry)
+redis.call('XDEL', stream, entry)
+if status ~= 'running' then return status or 'missing' end
+if outcome == 'succeeded' then
+  redis.call('HSET', job, 'status', 'succeeded', 'result', value, 'finished', now, 'progress', '1')
+  redis.call('HINCRBY', stats, 'succeeded', 1)
+else
+  local attempt = redis.call('HGET', job, 'attempts')
+  redis.call('HSET', job, 'error', value, 'error:' .. attempt, value)
+  redis.call('HINCRBY', stats, 'failed', 1)
+  if outcome == 'retry' then
+    redis.call('HSET', job, 'status', 'failed', 'retry_at', due)
+    redis.call('ZADD', delayed, due, id)
+  else
+    redis.call('HSET', job, 'status', 'dead', 'finished', now)
+    redis.call('ZADD', dead, now, id)
+    redis.call('HINCRBY', stats, 'dead', 1)
+  end
+end
+emit(redis.call('HGET', job, 'session'), body, true)
+return outcome
+"""
+)
+
+# KEYS: job, stream. ARGV[5..]: entry, group, worker, job id.
+# A worker stopping with a job unfinished hands it back at the front of nobody's queue: a new
+# stream entry, and the attempt it had started does not count.
+RELEASE = r"""
+local status, worker = unpack(redis.call('HMGET', KEYS[1], 'status', 'worker'))
+redis.call('XACK', KEYS[2], ARGV[6], ARGV[5])
+redis.call('XDEL', KEYS[2], ARGV[5])
+if status ~= 'running' or worker ~= ARGV[7] then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'queued', 'worker', '')
+redis.call('HINCRBY', KEYS[1], 'attempts', -1)
+redis.call('XADD', KEYS[2], '*', 'job', ARGV[8])
+return 1
+"""
+
+# KEYS: job, delayed, stats. ARGV[5..]: job id, required session ('' = any), now, control channel.
+# Returns {'cancelled', previous status} or {'final', status} or {'missing'}.
+CANCEL = (
+    EMIT
+    + r"""
+local status, owner = unpack(redis.call('HMGET', KEYS[1], 'status', 'session'))
+if not status or (ARGV[6] ~= '' and owner ~= ARGV[6]) then return {'missing'} end
+if status == 'succeeded' or status == 'dead' or status == 'cancelled' then
+  return {'final', status}
+end
+redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finished', ARGV[7])
+redis.call('ZREM', KEYS[2], ARGV[5])
+redis.call('HINCRBY', KEYS[3], 'cancelled', 1)
+if status == 'running' then
+  redis.call('PUBLISH', ARGV[8], cjson.encode({action='cancel', id=ARGV[5]}))
+end
+emit(owner, cjson.encode({type='cancelled', id=ARGV[5]}), true)
+return {'cancelled', status}
+"""
+)
+
+# KEYS: delayed, stream. ARGV: now, limit, job key root. Moves due retries back into the stream.
+PROMOTE = r"""
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, id in ipairs(due) do
+  redis.call('ZREM', KEYS[1], id)
+  local job = ARGV[3] .. id
+  if redis.call('HGET', job, 'status') == 'failed' then
+    redis.call('HSET', job, 'status', 'queued')
+    redis.call('XADD', KEYS[2], '*', 'job', id)
+  end
+end
+return #due
+"""
+
+# KEYS: job, dead, stream. ARGV: job id. A dead job back in the queue with fresh attempts.
+REVIVE = r"""
+if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('HSET', KEYS[1], 'status', 'queued', 'attempts', 0, 'worker', '')
+redis.call('XADD', KEYS[3], '*', 'job', ARGV[1])
+return 1
+"""
+
+# ARGV[5..]: session, body, logged ('1' or '0').
+EMIT_ONE = (
+    EMIT
+    + r"""
+return emit(ARGV[5], ARGV[6], ARGV[7] == '1')
+"""
+)
+
+# ARGV[5..]: session, instance, after (-1: from now). Points the session's events at this
+# instance and returns {cursor, events after the cursor}; the cursor is where the client is.
+ATTACH = (
+    EMIT
+    + r"""
+local base = SESSION_ROOT .. ARGV[5]
+redis.call('SET', base .. ':route', ARGV[6], 'EX', SESSION_TTL)
+redis.call('EXPIRE', base .. ':seq', SESSION_TTL)
+redis.call('EXPIRE', base .. ':log', SESSION_TTL)
+local head = tonumber(redis.call('GET', base .. ':seq') or '0')
+local after = tonumber(ARGV[7])
+if after < 0 or after > head then after = head end
+local events = {}
+if after < head then
+  for _, row in ipairs(redis.call('XRANGE', base .. ':log', (after + 1) .. '-0', '+')) do
+    events[#events + 1] = row[2][2]
+  end
+end
+return {after, events}
+"""
+)
+
+# ARGV[5..]: session, instance. Stops routing to this instance unless another took over.
+DETACH = (
+    EMIT
+    + r"""
+local route = SESSION_ROOT .. ARGV[5] .. ':route'
+if redis.call('GET', route) == ARGV[6] then redis.call('DEL', route) end
+return 0
+"""
+)

@@ -1,0 +1,229 @@
+"""One client's WebSocket session: reads its messages, and writes its events in `seq` order.
+
+The session is transport-agnostic (the FastAPI route adapts a WebSocket to `Transport`). Events
+reach it from the hub; the writer drops any it already sent (a replay and a live copy of the
+same event can overlap), so the client sees each `seq` once and in increasing order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any, Protocol
+
+from redis.exceptions import RedisError
+
+from backend.events import encode, event_seq
+from backend.hub import EventHub
+from backend.protocol import (
+    PROTOCOL_VERSION,
+    Cancel,
+    ErrorCode,
+    Ping,
+    ProtocolError,
+    SendQueue,
+    parse_message,
+)
+from backend.queue import JobQueue
+from backend.ratelimit import TokenBucket
+from backend.settings import Settings
+from backend.tasks import ArgsError, TaskRegistry
+
+log = logging.getLogger("courier.session")
+
+OUTBOX_MAX = 10_000
+CLOSE_TRY_AGAIN = 1013
+CLOSE_SUPERSEDED = 4001
+
+
+class Disconnected(Exception):
+    """The client went away."""
+
+
+class Transport(Protocol):
+    async def send_text(self, data: str) -> None: ...
+
+    async def receive_text(self) -> str:
+        """The next text frame; raises Disconnected when the client is gone, ProtocolError for
+        a frame that is not text."""
+        ...
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+class ClientSession:
+    def __init__(
+        self,
+        session_id: str,
+        transport: Transport,
+        *,
+        hub: EventHub,
+        queue: JobQueue,
+        registry: TaskRegistry,
+        settings: Settings,
+    ) -> None:
+        self.id = session_id
+        self.transport = transport
+        self.hub = hub
+        self.queue = queue
+        self.registry = registry
+        self.settings = settings
+        self.last_seq = 0
+        self.outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_MAX)
+        self.bucket = TokenBucket(settings.rate_limit, settings.rate_limit)
+        self.closing: tuple[int, str] | None = None
+        self.wake = asyncio.Event()
+
+    # Sink (called by the hub) ------------------------------------------------------------------
+
+    def deliver(self, event: str) -> None:
+        try:
+            self.outbox.put_nowait(event)
+        except asyncio.QueueFull:
+            # A client this far behind resumes from the log instead of holding memory here.
+            self._close_soon(CLOSE_TRY_AGAIN, "too far behind; reconnect with after=<last seq>")
+
+    def supersede(self) -> None:
+        self._close_soon(CLOSE_SUPERSEDED, "session resumed on another connection")
+
+    def _close_soon(self, code: int, reason: str) -> None:
+        if self.closing is None:
+            self.closing = (code, reason)
+            self.wake.set()
+
+    # Lifecycle ---------------------------------------------------------------------------------
+
+    async def run(self, after: int) -> None:
+        self.hub.register(self.id, self)
+        try:
+            await self._greet(after)
+            await self._serve()
+            if self.closing is not None:
+                with contextlib.suppress(Exception):
+                    await self.transport.close(*self.closing)
+        finally:
+            self.hub.unregister(self.id, self)
+            with contextlib.suppress(RedisError):
+                await self.hub.events.detach(self.id, self.hub.instance)
+
+    async def _serve(self) -> None:
+        """Reads and writes until the client leaves, a send fails, or the session must close."""
+        tasks = [
+            asyncio.create_task(self._read()),
+            asyncio.create_task(self._write()),
+            asyncio.create_task(self.wake.wait()),
+        ]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception) and not isinstance(result, Disconnected | OSError):
+                log.error("session %s ended by %r", self.id, result)
+
+    async def _greet(self, after: int) -> None:
+        cursor, missed = await self.hub.events.attach(self.id, self.hub.instance, after)
+        self.last_seq = cursor
+        welcome = {
+            "type": "welcome",
+            "seq": cursor,
+            "session": self.id,
+            "instance": self.hub.instance,
+            "protocol": PROTOCOL_VERSION,
+            "resumed": len(missed),
+        }
+        await self.transport.send_text(encode(welcome))
+        for event in missed:
+            await self._send(event)
+
+    async def _write(self) -> None:
+        while True:
+            await self._send(await self.outbox.get())
+
+    async def _send(self, event: str) -> None:
+        seq = event_seq(event)
+        if seq > self.last_seq:
+            self.last_seq = seq
+            await self.transport.send_text(event)
+
+    async def _read(self) -> None:
+        with contextlib.suppress(Disconnected):
+            while True:
+                try:
+                    await self.handle(await self.transport.receive_text())
+                except ProtocolError as exc:
+                    await self.reply_error(exc)
+
+    # Messages ----------------------------------------------------------------------------------
+
+    async def handle(self, raw: str) -> None:
+        if not self.bucket.allow():
+            wait = self.bucket.retry_after()
+            detail = f"more than {self.settings.rate_limit:g} messages/s; retry in {wait:.2f}s"
+            raise ProtocolError(ErrorCode.RATE_LIMITED, detail, _ref_of(raw))
+        message = parse_message(raw)
+        try:
+            if isinstance(message, SendQueue):
+                await self._send_job(message)
+            elif isinstance(message, Cancel):
+                await self._cancel(message)
+            elif isinstance(message, Ping):
+                await self.emit({"type": "pong", "ref": message.ref}, logged=False)
+        except RedisError as exc:
+            log.warning("Redis error serving session %s: %s", self.id, exc)
+            detail = "Redis is unavailable; nothing was queued, try again"
+            raise ProtocolError(ErrorCode.UNAVAILABLE, detail, message.ref) from None
+
+    async def _send_job(self, message: SendQueue) -> None:
+        task = self.registry.get(message.task)
+        if task is None:
+            known = ", ".join(self.registry.names())
+            detail = f"unknown task {message.task!r}; known tasks: {known}"
+            raise ProtocolError(ErrorCode.UNKNOWN_TASK, detail, message.ref)
+        try:
+            task.parse_args(message.args)
+        except ArgsError as exc:
+            raise ProtocolError(ErrorCode.INVALID_ARGS, str(exc), message.ref) from None
+        size = len(message.text.encode())
+        if size > self.settings.max_text_bytes:
+            detail = f"text is {size} bytes; the limit is {self.settings.max_text_bytes}"
+            raise ProtocolError(ErrorCode.TEXT_TOO_LONG, detail, message.ref)
+        await self.queue.enqueue(message.task, message.text, message.args, self.id, message.ref)
+
+    async def _cancel(self, message: Cancel) -> None:
+        outcome = await self.queue.cancel(message.id, session=self.id)
+        if outcome.status is None:
+            detail = f"no job {message.id!r} in this session"
+            raise ProtocolError(ErrorCode.NOT_FOUND, detail, message.ref)
+        if not outcome.cancelled:
+            detail = f"job {message.id!r} already {outcome.status.value}"
+            raise ProtocolError(ErrorCode.ALREADY_FINISHED, detail, message.ref)
+
+    async def emit(self, event: dict[str, Any], logged: bool = True) -> None:
+        await self.hub.events.emit(self.id, event, logged)
+
+    async def reply_error(self, error: ProtocolError) -> None:
+        event = {
+            "type": "error",
+            "ref": error.ref,
+            "code": error.code.value,
+            "detail": error.detail,
+        }
+        try:
+            await self.emit(event, logged=False)
+        except RedisError:
+            # No Redis to number it: send it straight away under the last seq the client saw.
+            await self.transport.send_text(encode({"seq": self.last_seq, **event}))
+
+
+def _ref_of(raw: str) -> object:
+    """The ref of a message that will not be parsed (rate limited), if cheaply found."""
+    with contextlib.suppress(ValueError):
+        data = json.loads(raw)
+        if isinstance(data, dict) and isinstance(data.get("ref"), str | int):
+            return data["ref"]
+    return None

@@ -1,0 +1,185 @@
+"""The task registry: named functions that workers (and subscribers) run on a message.
+
+A task gets the message text and its validated arguments and returns any JSON value. Async tasks
+run on the worker's event loop; sync tasks run in a thread, or in a process pool when marked
+`cpu=True`, so a CPU-heavy task never stalls heartbeats or other jobs. Users add tasks in their
+own module, named by `COURIER_TASKS`, with the same `@task` decorator as the built-ins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class NoArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TaskError(Exception):
+    """Raised by a task to fail the attempt with a clean message (no traceback in the result)."""
+
+
+class ArgsError(ValueError):
+    """The arguments do not fit the task; the message says which and why."""
+
+
+Progress = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What a running async task may use besides its input."""
+
+    job_id: str
+    attempt: int
+    progress: Progress
+
+
+AsyncTask = Callable[[TaskContext, str, Any], Awaitable[object]]
+SyncTask = Callable[[str, Any], object]
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    run_async: AsyncTask | None
+    run_sync: SyncTask | None
+    args: type[BaseModel]
+    cpu: bool
+    description: str
+
+    def parse_args(self, raw: dict[str, Any]) -> BaseModel:
+        try:
+            return self.args.model_validate(raw)
+        except ValidationError as exc:
+            raise ArgsError(describe_args_error(self.name, exc)) from None
+
+
+def describe_args_error(task: str, exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "args"
+        parts.append(f"{where}: {error['msg']}")
+    return f"bad args for task {task!r}: " + "; ".join(parts)
+
+
+class TaskRegistry:
+    def __init__(self) -> None:
+        self._tasks: dict[str, Task] = {}
+
+    def task(
+        self, name: str | None = None, *, args: type[BaseModel] = NoArgs, cpu: bool = False
+    ) -> Callable[[Any], Any]:
+        """Registers a function as a task. Async: `(ctx, text, args)`; sync: `(text, args)`."""
+
+        def register(func: Any) -> Any:
+            task_name = name or func.__name__
+            if task_name in self._tasks:
+                raise ValueError(f"task {task_name!r} is already registered")
+            doc = (inspect.getdoc(func) or "").split("\n")[0]
+            is_async = inspect.iscoroutinefunction(func)
+            run_async, run_sync = (func, None) if is_async else (None, func)
+            self._tasks[task_name] = Task(task_name, run_async, run_sync, args, cpu, doc)
+            return func
+
+        return register
+
+    def get(self, name: str) -> Task | None:
+        return self._tasks.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._tasks)
+
+    def all(self) -> list[Task]:
+        return [self._tasks[n] for n in self.names()]
+
+
+registry = TaskRegistry()
+task = registry.task
+
+
+def load_tasks(module: str | None) -> TaskRegistry:
+    """The registry with the built-ins and, if named, the user's module imported into it."""
+    if module:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ImportError(f"COURIER_TASKS={module!r} cannot be imported: {exc}") from exc
+    return registry
+
+
+# Built-in tasks ---------------------------------------------------------------------------------
+
+
+@task()
+async def uppercase(ctx: TaskContext, text: str, args: NoArgs) -> str:
+    """Upper-cases the text (the original demo)."""
+    return text.upper()
+
+
+@task()
+async def reverse(ctx: TaskContext, text: str, args: NoArgs) -> str:
+    """Reverses the text."""
+    return text[::-1]
+
+
+@task()
+async def wordcount(ctx: TaskContext, text: str, args: NoArgs) -> int:
+    """Counts the words in the text."""
+    return len(text.split())
+
+
+class SleepArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seconds: float = Field(default=1.0, ge=0, le=600)
+
+
+@task(args=SleepArgs)
+async def sleep(ctx: TaskContext, text: str, args: SleepArgs) -> str:
+    """Sleeps, reporting progress every 10 %."""
+    for step in range(1, 11):
+        await asyncio.sleep(args.seconds / 10)
+        await ctx.progress(step / 10)
+    return f"slept {args.seconds:g}s"
+
+
+class FibArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    n: int = Field(default=25, ge=0, le=35)
+
+
+def _fib(n: int) -> int:
+    return n if n < 2 else _fib(n - 1) + _fib(n - 2)
+
+
+@task(args=FibArgs, cpu=True)
+def fib(text: str, args: FibArgs) -> int:
+    """The n-th Fibonacci number, computed the slow way: CPU-bound, runs in a process pool."""
+    return _fib(args.n)
+
+
+class FlakyArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    p: float = Field(default=0.5, ge=0, le=1)
+
+
+@task(args=FlakyArgs)
+async def flaky(ctx: TaskContext, text: str, args: FlakyArgs) -> str:
+    """Fails with probability p, else upper-cases the text."""
+    if random.random() < args.p:
+        raise TaskError(f"flaky failure (p={args.p:g})")
+    return text.upper()
+
+
+@task()
+async def fail(ctx: TaskContext, text: str, args: NoArgs) -> str:
+    """Always fails."""
+    raise TaskError("this task always fails")

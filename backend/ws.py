@@ -1,0 +1,87 @@
+"""`/ws`: the JSON WebSocket endpoint, adapting Starlette's WebSocket to a ClientSession."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import secrets
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
+
+from backend.origin import is_allowed_origin
+from backend.protocol import SESSION_PATTERN, ErrorCode, ProtocolError
+from backend.session import ClientSession, Disconnected
+from backend.state import app_state
+
+router = APIRouter()
+
+CLOSE_POLICY = 1008
+CLOSE_UNAVAILABLE = 1011
+_session_pattern = re.compile(SESSION_PATTERN)
+
+
+class StarletteTransport:
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+
+    async def send_text(self, data: str) -> None:
+        await self.websocket.send_text(data)
+
+    async def receive_text(self) -> str:
+        message = await self.websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            raise Disconnected
+        if message.get("text") is not None:
+            return str(message["text"])
+        raise ProtocolError(
+            ErrorCode.INVALID_MESSAGE, "binary frames are not supported; send JSON text"
+        )
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.websocket.application_state is WebSocketState.CONNECTED:
+            await self.websocket.close(code, reason)
+
+
+@router.websocket("/ws")
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    """The JSON protocol (docs/protocol.md). `?session=S&after=N` resumes session S after seq N."""
+    state = app_state(websocket)
+    settings = state["settings"]
+    origin = websocket.headers.get("origin")
+    if not is_allowed_origin(origin, websocket.headers.get("host"), settings.allowed_origins):
+        await websocket.close(CLOSE_POLICY, "origin not allowed")
+        return
+    await websocket.accept()
+    session_id, after, problem = _resume_params(websocket)
+    if problem:
+        await websocket.close(CLOSE_POLICY, problem)
+        return
+    hub = state["hub"]
+    if not await hub.ready():
+        await websocket.close(CLOSE_UNAVAILABLE, "Redis is unavailable; retry shortly")
+        return
+    transport = StarletteTransport(websocket)
+    session = ClientSession(
+        session_id,
+        transport,
+        hub=hub,
+        queue=state["queue"],
+        registry=state["registry"],
+        settings=settings,
+    )
+    with contextlib.suppress(WebSocketDisconnect):
+        await session.run(after)
+
+
+def _resume_params(websocket: WebSocket) -> tuple[str, int, str | None]:
+    params = websocket.query_params
+    session_id = params.get("session") or secrets.token_urlsafe(16)
+    if not _session_pattern.match(session_id):
+        return session_id, -1, "session must be 8-64 characters of A-Z a-z 0-9 _ -"
+    raw_after = params.get("after")
+    if raw_after is None:
+        return session_id, -1, None
+    if not raw_after.isdigit() or len(raw_after) > 18:
+        return session_id, -1, "after must be a non-negative integer"
+    return session_id, int(raw_after), None
