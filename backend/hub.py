@@ -67,9 +67,12 @@ class EventHub:
         if previous is not None and previous is not sink:
             previous.supersede()
 
-    def unregister(self, session: str, sink: Sink) -> None:
+    def unregister(self, session: str, sink: Sink) -> bool:
+        """False when another connection has taken the session over (it keeps the route)."""
         if self.sinks.get(session) is sink:
             del self.sinks[session]
+            return True
+        return False
 
     def _on_message(self, channel: str, data: str) -> None:
         session, _, event = data.partition("\n")

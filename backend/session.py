@@ -104,9 +104,9 @@ class ClientSession:
                 with contextlib.suppress(Exception):
                     await self.transport.close(*self.closing)
         finally:
-            self.hub.unregister(self.id, self)
-            with contextlib.suppress(RedisError):
-                await self.hub.events.detach(self.id, self.hub.instance)
+            if self.hub.unregister(self.id, self):
+                with contextlib.suppress(RedisError):
+                    await self.hub.events.detach(self.id, self.hub.instance)
 
     async def _serve(self) -> None:
         """Reads and writes until the client leaves, a send fails, or the session must close."""
