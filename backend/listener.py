@@ -62,10 +62,16 @@ class ChannelListener:
                 continue
             if message["type"] == "message":
                 self.on_message(message["channel"], message["data"])
-            elif message["type"] == "subscribe" and not self.subscribed.is_set():
-                self.subscribed.set()
-                if self.failures:
-                    self.failures = 0
-                    log.info("pub/sub connection restored")
-                    if self.on_reconnect is not None:
-                        await self.on_reconnect()
+            elif message["type"] == "subscribe" and message["data"] == 1:
+                await self._connected()
+
+    async def _connected(self) -> None:
+        """First channel confirmed on a connection: the first one, or redis-py's own reconnect
+        (it re-subscribes by itself), or ours after an error."""
+        again = self.subscribed.is_set() or self.failures > 0
+        self.subscribed.set()
+        self.failures = 0
+        if again:
+            log.info("pub/sub connection restored")
+            if self.on_reconnect is not None:
+                await self.on_reconnect()

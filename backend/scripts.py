@@ -200,7 +200,13 @@ redis.call('EXPIRE', base .. ':seq', SESSION_TTL)
 redis.call('EXPIRE', base .. ':log', SESSION_TTL)
 local head = tonumber(redis.call('GET', base .. ':seq') or '0')
 local after = tonumber(ARGV[7])
-if after < 0 or after > head then after = head end
+if after < 0 then after = head end
+if after > head then
+  -- Redis lost this session's counter (a restart without persistence): continue numbering
+  -- after what the client has seen, so its seq never goes backwards.
+  redis.call('SET', base .. ':seq', after, 'EX', SESSION_TTL)
+  head = after
+end
 local events = {}
 if after < head then
   for _, row in ipairs(redis.call('XRANGE', base .. ':log', (after + 1) .. '-0', '+')) do
