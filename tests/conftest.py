@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from backend.keys import Keys
 from backend.redis_server import RedisServer
 from backend.settings import Settings
 from tests.processes import Stack, start_test_redis
+from tests.wsclient import Client
 
 
 @pytest.fixture(scope="session")
@@ -69,3 +70,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 os.environ.pop("COURIER_REDIS_URL", None)
+
+
+Opener = Callable[..., Awaitable[Client]]
+
+
+@pytest.fixture
+async def ws() -> AsyncIterator[Opener]:
+    """Opens /ws clients (`await ws(base_url, query, **headers)`) and closes them afterwards."""
+    opened: list[Client] = []
+
+    async def open_client(base_url: str, query: str = "", **headers: str) -> Client:
+        client = await Client.open(base_url, query, **headers)
+        opened.append(client)
+        return client
+
+    yield open_client
+    for client in opened:
+        await client.close()

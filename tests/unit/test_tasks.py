@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import BaseModel
+
+from backend.tasks import ArgsError, TaskRegistry, load_tasks
+
+
+def test_built_ins_are_registered() -> None:
+    names = load_tasks(None).names()
+    assert {"uppercase", "reverse", "wordcount", "sleep", "fib", "flaky", "fail"} <= set(names)
+    fib = load_tasks(None).get("fib")
+    assert fib is not None
+    assert fib.cpu
+    assert fib.run_sync is not None
+
+
+def test_args_are_validated_with_a_clear_message() -> None:
+    sleep = load_tasks(None).get("sleep")
+    assert sleep is not None
+    with pytest.raises(ArgsError, match=r"bad args for task 'sleep': seconds: Input should be"):
+        sleep.parse_args({"seconds": "long"})
+    with pytest.raises(ArgsError, match="surprise: Extra inputs are not permitted"):
+        sleep.parse_args({"surprise": 1})
+
+
+def test_duplicate_names_are_refused() -> None:
+    registry = TaskRegistry()
+
+    @registry.task()
+    def echo(text: str, args: BaseModel) -> str:
+        return text
+
+    with pytest.raises(ValueError, match="already registered"):
+        registry.task("echo")(echo)
+
+
+def test_missing_user_module_names_the_setting() -> None:
+    with pytest.raises(ImportError, match=r"COURIER_TASKS='no\.such\.module'"):
+        load_tasks("no.such.module")
