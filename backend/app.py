@@ -40,7 +40,7 @@ def create_app(settings: Settings) -> FastAPI:
                 keys=keys,
                 redis=redis,
                 hub=hub,
-                queue=JobQueue(redis, keys, settings),
+                queue=JobQueue(redis, keys, settings, hub.events),
                 registry=registry,
             )
         finally:

@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
 
 from backend import scripts
+from backend.autopipeline import BatchedScript, ScriptPipeline
 from backend.keys import Keys
 from backend.settings import Settings
 
@@ -36,12 +36,13 @@ class SessionEvents:
             settings.session_ttl,
             settings.session_log_max,
         ]
-        self._emit = redis.register_script(scripts.EMIT_ONE)
-        self._attach = redis.register_script(scripts.ATTACH)
-        self._detach = redis.register_script(scripts.DETACH)
+        self.pipeline = ScriptPipeline(redis)
+        self._emit = self.script(scripts.EMIT_ONE)
+        self._attach = self.script(scripts.ATTACH)
+        self._detach = self.script(scripts.DETACH)
 
-    def script(self, source: str) -> AsyncScript:
-        return self.redis.register_script(source)
+    def script(self, source: str) -> BatchedScript:
+        return self.pipeline.script(source)
 
     async def emit(self, session: str, event: dict[str, Any], logged: bool = True) -> int:
         """Sends one event to a session; `logged=False` for replies that make no sense replayed."""

@@ -58,17 +58,39 @@ class Started:
     attempt: int
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What to store for one finished attempt: succeeded, retry or dead."""
+
+    delivery: Delivery
+    kind: str
+    value: str  # result JSON, or the error
+    due: float  # when a retry is due
+    body: str  # the event for the sender
+
+
+def _started(row: list[Any]) -> Started | None:
+    if row[0] != "run":
+        return None
+    _, task, text, args, session, ref, attempt = row
+    return Started(task, text, json.loads(args), session, json.loads(ref), int(attempt))
+
+
 class CancelOutcome(BaseModel):
     cancelled: bool
     status: JobStatus | None  # None: no such job (or not the caller's)
 
 
 class JobQueue:
-    def __init__(self, redis: Redis, keys: Keys, settings: Settings) -> None:
+    def __init__(
+        self, redis: Redis, keys: Keys, settings: Settings, events: SessionEvents | None = None
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self.settings = settings
-        self.events = SessionEvents(redis, keys, settings)
+        # Sharing the web process's SessionEvents keeps one script pipeline per process, so a
+        # session's requests reach Redis in the order they were made.
+        self.events = events or SessionEvents(redis, keys, settings)
         script = self.events.script
         self._enqueue = script(scripts.ENQUEUE)
         self._start = script(scripts.START)
@@ -206,32 +228,21 @@ class JobQueue:
             ids: list[int | bytes | str | memoryview] = list(entries)
             await self.redis.xclaim(self.keys.stream, GROUP, consumer, 0, ids, justid=True)
 
-    async def start(self, delivery: Delivery, consumer: str) -> Started | None:
-        """Marks the job running and tells its sender; None when there is nothing to run."""
-        reply = await self._start(
-            keys=[
-                self.keys.job(delivery.job_id),
-                self.keys.stream,
-                self.keys.dead,
-                self.keys.stats,
-            ],
-            args=[
-                *self.events.context,
-                delivery.entry,
-                GROUP,
-                consumer,
-                time.time(),
-                delivery.job_id,
-            ],
+    async def start(self, deliveries: list[Delivery], consumer: str) -> list[Started | None]:
+        """Marks the jobs running and tells their senders, in one call for the whole read;
+        None for a delivery with nothing to run (cancelled, or dead after too many attempts)."""
+        if not deliveries:
+            return []
+        pairs = [item for d in deliveries for item in (d.entry, d.job_id)]
+        rows = await self._start(
+            keys=[self.keys.stream, self.keys.dead, self.keys.stats],
+            args=[*self.events.context, GROUP, consumer, time.time(), self.keys.job(""), *pairs],
         )
-        if reply[0] != "run":
-            return None
-        _, task, text, args, session, ref, attempt = reply
-        return Started(task, text, json.loads(args), session, json.loads(ref), int(attempt))
+        return [_started(row) for row in rows]
 
-    async def succeed(
+    def succeeded(
         self, delivery: Delivery, consumer: str, started: Started, result: Any
-    ) -> str:
+    ) -> Outcome:
         body = encode(
             {
                 "type": "result",
@@ -242,9 +253,9 @@ class JobQueue:
                 "result": result,
             }
         )
-        return await self._run_settle(delivery, "succeeded", json.dumps(result), 0.0, body)
+        return Outcome(delivery, "succeeded", json.dumps(result), 0.0, body)
 
-    async def fail(self, delivery: Delivery, started: Started, error: str) -> str:
+    def failed(self, delivery: Delivery, started: Started, error: str) -> Outcome:
         final = started.attempt >= self.settings.max_attempts
         delay = min(
             self.settings.retry_backoff_max,
@@ -261,25 +272,24 @@ class JobQueue:
         }
         if not final:
             event["retry_in"] = delay
-        outcome = "dead" if final else "retry"
-        return await self._run_settle(delivery, outcome, error, time.time() + delay, encode(event))
+        kind = "dead" if final else "retry"
+        return Outcome(delivery, kind, error, time.time() + delay, encode(event))
 
-    async def _run_settle(
-        self, delivery: Delivery, outcome: str, value: str, due: float, body: str
-    ) -> str:
-        keys = self.keys
+    async def settle(self, outcome: Outcome) -> str:
+        """Stores the outcome and acknowledges the entry (only if the job is still running)."""
+        keys, job_id = self.keys, outcome.delivery.job_id
         reply = await self._settle(
-            keys=[keys.job(delivery.job_id), keys.stream, keys.delayed, keys.dead, keys.stats],
+            keys=[keys.job(job_id), keys.stream, keys.delayed, keys.dead, keys.stats],
             args=[
                 *self.events.context,
-                delivery.entry,
+                outcome.delivery.entry,
                 GROUP,
                 time.time(),
-                delivery.job_id,
-                outcome,
-                value,
-                due,
-                body,
+                job_id,
+                outcome.kind,
+                outcome.value,
+                outcome.due,
+                outcome.body,
             ],
         )
         return str(reply)

@@ -53,38 +53,49 @@ return emit(ARGV[7], ARGV[8], true)
 """
 )
 
-# KEYS: job, stream, dead, stats. ARGV[5..]: entry id, group, worker, now, job id.
-# Returns {'run', task, text, args, session, ref, attempt} or {'skip', status} or {'dead', ...}.
+# KEYS: stream, dead, stats. ARGV[5..]: group, worker, now, job key root, then (entry, job id)
+# pairs: every delivery of one read is started in one call. Returns one row per delivery:
+# {'run', task, text, args, session, ref, attempt} or {'skip', status} or {'dead', error}.
 START = (
     EMIT
     + r"""
-local job, stream, dead, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local entry, group, worker, now, id = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
-local status = redis.call('HGET', job, 'status')
-if status ~= 'queued' and status ~= 'running' then
-  redis.call('XACK', stream, group, entry)
-  redis.call('XDEL', stream, entry)
-  return {'skip', status or 'missing'}
-end
-local attempt = redis.call('HINCRBY', job, 'attempts', 1)
-local info = redis.call('HMGET', job, 'task', 'text', 'args', 'session', 'ref', 'max_attempts')
-if attempt > tonumber(info[6]) then
-  local err = 'worker lost: attempt ' .. (attempt - 1) .. ' never finished'
-  redis.call('HSET', job, 'status', 'dead', 'error', err, 'finished', now, 'attempts', attempt - 1)
-  redis.call('ZADD', dead, now, id)
-  redis.call('XACK', stream, group, entry)
-  redis.call('XDEL', stream, entry)
-  redis.call('HINCRBY', stats, 'dead', 1)
-  local body = '{"type":"failed","id":' .. cjson.encode(id) .. ',"ref":' .. (info[5] or 'null')
-    .. ',"mode":"queue","error":' .. cjson.encode(err) .. ',"attempt":' .. (attempt - 1)
-    .. ',"final":true}'
+local stream, dead, stats = KEYS[1], KEYS[2], KEYS[3]
+local group, worker, now, root = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+
+local function start(entry, id)
+  local job = root .. id
+  local status = redis.call('HGET', job, 'status')
+  if status ~= 'queued' and status ~= 'running' then
+    redis.call('XACK', stream, group, entry)
+    redis.call('XDEL', stream, entry)
+    return {'skip', status or 'missing'}
+  end
+  local attempt = redis.call('HINCRBY', job, 'attempts', 1)
+  local info = redis.call('HMGET', job, 'task', 'text', 'args', 'session', 'ref', 'max_attempts')
+  if attempt > tonumber(info[6]) then
+    local err = 'worker lost: attempt ' .. (attempt - 1) .. ' never finished'
+    redis.call('HSET', job, 'status', 'dead', 'error', err, 'finished', now,
+      'attempts', attempt - 1)
+    redis.call('ZADD', dead, now, id)
+    redis.call('XACK', stream, group, entry)
+    redis.call('XDEL', stream, entry)
+    redis.call('HINCRBY', stats, 'dead', 1)
+    local body = '{"type":"failed","id":' .. cjson.encode(id) .. ',"ref":' .. (info[5] or 'null')
+      .. ',"mode":"queue","error":' .. cjson.encode(err) .. ',"attempt":' .. (attempt - 1)
+      .. ',"final":true}'
+    emit(info[4], body, true)
+    return {'dead', err}
+  end
+  redis.call('HSET', job, 'status', 'running', 'worker', worker, 'started', now, 'progress', '0')
+  local body = '{"type":"started","id":' .. cjson.encode(id) .. ',"consumer":'
+    .. cjson.encode(worker) .. ',"attempt":' .. attempt .. '}'
   emit(info[4], body, true)
-  return {'dead', err}
+  return {'run', info[1], info[2], info[3], info[4], info[5], attempt}
 end
-redis.call('HSET', job, 'status', 'running', 'worker', worker, 'started', now, 'progress', '0')
-local body = cjson.encode({type='started', id=id, consumer=worker, attempt=attempt})
-emit(info[4], body, true)
-return {'run', info[1], info[2], info[3], info[4], info[5], attempt}
+
+local rows = {}
+for i = 9, #ARGV, 2 do rows[#rows + 1] = start(ARGV[i], ARGV[i + 1]) end
+return rows
 """
 )
 

@@ -34,6 +34,7 @@ from backend.tasks import TaskContext, TaskError, TaskRegistry, load_tasks
 log = logging.getLogger("courier.worker")
 
 READ_BLOCK_MS = 1000
+GATHER_SECONDS = 0.002
 RETRY_PAUSE = 0.5
 
 
@@ -112,15 +113,20 @@ class Worker:
     # The read loop --------------------------------------------------------------------------
 
     async def _consume(self, stop: asyncio.Event) -> None:
+        busy = False
         while not stop.is_set():
             if not self.has_room.is_set():
                 await first_of(self.has_room.wait(), stop.wait())
                 continue
+            if busy:
+                # Jobs are arriving faster than one at a time: let a few more gather, so one
+                # read, one start and one settle round trip serve several jobs.
+                await asyncio.sleep(GATHER_SECONDS)
             deliveries = await self._read(self._free_slots(), stop)
             if self.burst and not deliveries and not self.running:
                 return
-            for delivery in deliveries:
-                self._launch(delivery)
+            busy = len(deliveries) > 1
+            await self._start(deliveries)
 
     def _free_slots(self) -> int:
         return self.concurrency - len(self.running)
@@ -140,8 +146,21 @@ class Worker:
                 await asyncio.wait_for(stop.wait(), RETRY_PAUSE)
             return []
 
-    def _launch(self, delivery: Delivery) -> None:
-        task = asyncio.create_task(self._handle(delivery), name=f"job {delivery.job_id}")
+    async def _start(self, deliveries: list[Delivery]) -> None:
+        """Starts a whole read in one call; if that fails the entries stay pending and are
+        taken over after the visibility timeout."""
+        try:
+            starts = await self.queue.start(deliveries, self.id)
+        except RedisError as exc:
+            log.warning("could not start %d jobs (they stay pending): %s", len(deliveries), exc)
+            return
+        for delivery, started in zip(deliveries, starts, strict=True):
+            if started is not None:
+                self._launch(delivery, started)
+
+    def _launch(self, delivery: Delivery, started: Started) -> None:
+        job = self._handle(delivery, started)
+        task = asyncio.create_task(job, name=f"job {delivery.job_id}")
         self.running[delivery.job_id] = (delivery, task)
         task.add_done_callback(lambda _: self._finished(delivery))
         if self._free_slots() <= 0:
@@ -170,33 +189,25 @@ class Worker:
 
     # One job ---------------------------------------------------------------------------------
 
-    async def _handle(self, delivery: Delivery) -> None:
-        try:
-            started = await self.queue.start(delivery, self.id)
-        except RedisError as exc:
-            log.warning("could not start job %s (it stays pending): %s", delivery.job_id, exc)
-            return
-        if started is None:
-            return
+    async def _handle(self, delivery: Delivery, started: Started) -> None:
         try:
             result = await self._execute(delivery, started)
         except asyncio.CancelledError:
             if delivery.job_id not in self.cancelled:
                 raise  # shutdown: _drain hands the job back
-            await self._settle(self.queue.acknowledge(delivery))  # already marked cancelled
+            with contextlib.suppress(RedisError):  # its state is final already
+                await self.queue.acknowledge(delivery)
             return
         except Exception as exc:
-            await self._settle(self.queue.fail(delivery, started, describe(exc)))
+            outcome = self.queue.failed(delivery, started, describe(exc))
         else:
-            await self._settle(self.queue.succeed(delivery, self.id, started, result))
+            outcome = self.queue.succeeded(delivery, self.id, started, result)
             self.processed += 1
-
-    async def _settle(self, write: Awaitable[str]) -> None:
-        """A failed write leaves the entry pending, so the job is re-run after the timeout."""
         try:
-            await write
+            await self.queue.settle(outcome)
         except RedisError as exc:
-            log.warning("could not store outcome (job will be retried): %s", exc)
+            # The entry stays pending, so the job is re-run after the visibility timeout.
+            log.warning("could not store the outcome of job %s: %s", delivery.job_id, exc)
 
     async def _execute(self, delivery: Delivery, started: Started) -> Any:
         task = self.registry.get(started.task)
@@ -246,9 +257,10 @@ class Worker:
         free = self._free_slots()
         if free <= 0:
             return
-        for delivery in await self.queue.reclaim(self.id, free):
+        deliveries = await self.queue.reclaim(self.id, free)
+        for delivery in deliveries:
             log.warning("taking over job %s from a worker that stopped", delivery.job_id)
-            self._launch(delivery)
+        await self._start(deliveries)
 
     async def _promote_retries(self) -> None:
         """Sleeps until the earliest retry is due (at most 1 s), then moves due ones back."""

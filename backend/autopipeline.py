@@ -1,0 +1,110 @@
+"""Lua scripts run by EVALSHA, batched: calls made while a batch is on the wire go out together
+as the next pipeline.
+
+Under load this turns many round trips (one per job, per event) into one write and one read for
+a whole batch; when idle, a lone call goes out on the very next loop turn, so latency does not
+suffer. One batch is in flight at a time, so calls reach Redis in the order they were made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError, RedisError
+
+Arg = str | int | float
+
+
+@dataclass
+class _Call:
+    script: BatchedScript
+    keys: Sequence[str]
+    args: Sequence[Arg]
+    reply: asyncio.Future[Any]
+
+
+class BatchedScript:
+    """Callable like redis-py's Script: `await script(keys=[...], args=[...])`."""
+
+    def __init__(self, pipeline: ScriptPipeline, source: str) -> None:
+        self.pipeline = pipeline
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    async def __call__(self, keys: Sequence[str] = (), args: Sequence[Arg] = ()) -> Any:
+        return await self.pipeline.run(self, keys, args)
+
+
+class ScriptPipeline:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self.pending: list[_Call] = []
+        self.sender: asyncio.Task[None] | None = None
+
+    def script(self, source: str) -> BatchedScript:
+        return BatchedScript(self, source)
+
+    async def run(self, script: BatchedScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        call = _Call(script, keys, args, asyncio.get_running_loop().create_future())
+        self.pending.append(call)
+        if self.sender is None:
+            self.sender = asyncio.create_task(self._send_all())
+        return await call.reply
+
+    async def _send_all(self) -> None:
+        """Sends batches until nothing is pending; the first waits one loop turn to gather."""
+        try:
+            await asyncio.sleep(0)
+            while self.pending:
+                batch, self.pending = self.pending, []
+                await self._send(batch)
+        finally:
+            self.sender = None
+
+    async def _send(self, batch: list[_Call]) -> None:
+        try:
+            replies = await self._execute(batch)
+        except Exception as exc:  # every caller hears of it; none waits forever
+            for call in batch:
+                _settle(call.reply, error=exc)
+            return
+        for call, first in zip(batch, replies, strict=True):
+            reply = first
+            if isinstance(reply, NoScriptError):  # Redis restarted and lost its script cache
+                reply = await self._load_and_retry(call)
+            if isinstance(reply, Exception):
+                _settle(call.reply, error=reply)
+            else:
+                _settle(call.reply, value=reply)
+
+    async def _execute(self, batch: list[_Call]) -> list[Any]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for call in batch:
+                pipe.execute_command(
+                    "EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args
+                )
+            return list(await pipe.execute(raise_on_error=False))
+
+    async def _load_and_retry(self, call: _Call) -> Any:
+        try:
+            await self.redis.script_load(call.script.source)
+            keys, args = call.keys, call.args
+            return await self.redis.evalsha(call.script.sha, len(keys), *keys, *args)
+        except RedisError as exc:
+            return exc
+
+
+def _settle(
+    reply: asyncio.Future[Any], value: Any = None, error: BaseException | None = None
+) -> None:
+    if reply.done():  # the caller went away
+        return
+    if error is not None:
+        reply.set_exception(error)
+    else:
+        reply.set_result(value)
