@@ -37,8 +37,18 @@ def stop_if_cancelled() -> None:
 
 
 def run_role(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-    """Run `main(stop)` until it returns; signals set `stop`, a second one cancels `main`."""
-    asyncio.run(_supervise(main))
+    """Run `main(stop)` until it returns; signals set `stop`, a second one cancels `main`.
+    Uses uvloop when installed (it comes with uvicorn[standard]), as uvicorn does."""
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(_supervise(main))
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 async def _supervise(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:

@@ -34,6 +34,7 @@ from backend.tasks import ArgsError, TaskRegistry
 log = logging.getLogger("courier.session")
 
 OUTBOX_MAX = 10_000
+MAX_IN_FLIGHT = 64
 CLOSE_TRY_AGAIN = 1013
 CLOSE_SUPERSEDED = 4001
 
@@ -151,12 +152,33 @@ class ClientSession:
             await self.transport.send_text(event)
 
     async def _read(self) -> None:
-        with contextlib.suppress(Disconnected):
+        """Reads on while earlier messages wait for Redis, up to MAX_IN_FLIGHT at once. Each
+        message queues its Redis call before its first await, and calls reach Redis in the order
+        they are queued, so replies keep the order of the messages."""
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
             while True:
                 try:
-                    await self.handle(await self.transport.receive_text())
+                    raw = await self.transport.receive_text()
                 except ProtocolError as exc:
-                    await self.reply_error(exc)
+                    raw, error = None, exc
+                if len(in_flight) >= MAX_IN_FLIGHT:
+                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                work = self._answer(raw) if raw is not None else self.reply_error(error)
+                task = asyncio.create_task(work)
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+        except Disconnected:
+            pass
+        finally:
+            for task in in_flight:
+                task.cancel()
+
+    async def _answer(self, raw: str) -> None:
+        try:
+            await self.handle(raw)
+        except ProtocolError as exc:
+            await self.reply_error(exc)
 
     # Messages ----------------------------------------------------------------------------------
 

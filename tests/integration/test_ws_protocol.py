@@ -180,3 +180,20 @@ async def test_rate_limit_per_connection(ws: Opener, stack: Stack) -> None:
     other = await ws(base)
     await other.send({"type": "ping"})
     assert (await other.recv())["type"] == "pong", "the limit is per connection"
+
+
+async def test_replies_keep_the_order_of_messages_sent_back_to_back(ws: Opener, web: str) -> None:
+    client = await ws(web)
+    frames = []
+    for i in range(20):
+        frames += [
+            {"type": "send", "text": f"m{i}", "ref": f"send-{i}"},
+            {"type": "ping", "ref": f"ping-{i}"},
+            {"type": "send", "text": f"m{i}", "task": "nope", "ref": f"bad-{i}"},
+        ]
+    for frame in frames:
+        await client.send(frame)
+    replies = [await client.until(lambda e, r=f["ref"]: e.get("ref") == r) for f in frames]
+    order = [r["seq"] for r in replies]
+    assert order == sorted(order), "replies in the order the messages were sent"
+    assert [r["type"] for r in replies[:3]] == ["accepted", "pong", "error"]
