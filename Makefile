@@ -43,5 +43,9 @@ browsers: $(STAMP)
 	@if [ -x /usr/bin/chromium ] || [ -n "$$COURIER_CHROMIUM" ]; then echo "using system Chromium"; \
 	else $(BIN)/playwright install chromium; fi
 
+# Not part of `make test`: figures, not assertions (see docs/benchmarks.md).
+bench: $(STAMP)
+	$(BIN)/courier bench queue
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,4 +1,4 @@
-"""The `courier` command: `run` for everything at once, or one role per process."""
+"""The `courier` command: `run` for everything at once, one role per process, or `bench`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from backend.settings import Settings, SettingsError, load_settings
+from backend.settings import REDIS_SCHEMES, Settings, SettingsError, load_settings
+
+MAX_BENCH_JOBS = 1_000_000
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,7 +39,53 @@ def _parser() -> argparse.ArgumentParser:
         "--burst", action="store_true", help="process what is queued now, then exit"
     )
     roles.add_parser("subscriber", help="one pub/sub subscriber process")
+    _add_bench(roles.add_parser("bench", help="measure the app on this machine (not a test)"))
     return parser
+
+
+def _add_bench(bench: argparse.ArgumentParser) -> None:
+    kinds = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
+    queue = kinds.add_parser(
+        "queue",
+        help="queue jobs/s and latency through /ws, against processes it starts and stops",
+    )
+    queue.add_argument(
+        "--connections",
+        type=_positive,
+        default=4,
+        metavar="K",
+        help="WebSockets sharing the jobs (default 4)",
+    )
+    queue.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=20_000,
+        metavar="N",
+        help="jobs in the throughput phase (default 20000)",
+    )
+    queue.add_argument(
+        "--latency-jobs",
+        type=_samples,
+        default=2_000,
+        metavar="M",
+        help="jobs sent one at a time in the latency phase; 0 skips it (default 2000)",
+    )
+    queue.add_argument(
+        "--workers", type=_workers, default=1, metavar="W", help="worker processes (default 1)"
+    )
+    queue.add_argument(
+        "--concurrency",
+        type=_positive,
+        metavar="C",
+        help="jobs each worker runs at once (default COURIER_WORKER_CONCURRENCY or 16)",
+    )
+    queue.add_argument(
+        "--redis-url",
+        type=_redis_url,
+        metavar="URL",
+        help="use this Redis (keys under a bench-only prefix) instead of starting one",
+    )
+    queue.add_argument("--json", action="store_true", help="print the figures as JSON")
 
 
 def _add_listen_options(parser: argparse.ArgumentParser) -> None:
@@ -46,23 +94,33 @@ def _add_listen_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _count(text: str) -> int:
-    value = _integer(text)
-    if not 0 <= value <= 64:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 64, got {value}")
-    return value
+    return _between(text, 0, 64)
+
+
+def _workers(text: str) -> int:
+    return _between(text, 1, 64)
 
 
 def _positive(text: str) -> int:
-    value = _integer(text)
-    if not 1 <= value <= 1024:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 1024, got {value}")
-    return value
+    return _between(text, 1, 1024)
 
 
 def _port(text: str) -> int:
+    return _between(text, 1, 65535)
+
+
+def _jobs(text: str) -> int:
+    return _between(text, 1, MAX_BENCH_JOBS)
+
+
+def _samples(text: str) -> int:
+    return _between(text, 0, MAX_BENCH_JOBS)
+
+
+def _between(text: str, low: int, high: int) -> int:
     value = _integer(text)
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 65535, got {value}")
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
     return value
 
 
@@ -71,6 +129,13 @@ def _integer(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def _redis_url(text: str) -> str:
+    if text.partition("://")[0] not in REDIS_SCHEMES:
+        allowed = ", ".join(f"{scheme}://" for scheme in REDIS_SCHEMES)
+        raise argparse.ArgumentTypeError(f"must start with {allowed}, got {text!r}")
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,6 +174,19 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if args.concurrency:
             settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
         return run_worker(settings, burst=args.burst)
+    if args.command == "bench":
+        from backend.bench import QueueBench, run_queue_bench
+
+        bench = QueueBench(
+            connections=args.connections,
+            jobs=args.jobs,
+            latency_jobs=args.latency_jobs,
+            workers=args.workers,
+            concurrency=args.concurrency or settings.worker_concurrency,
+            redis_url=args.redis_url,
+            as_json=args.json,
+        )
+        return run_queue_bench(bench)
     from backend.subscriber import run_subscriber
 
     return run_subscriber(settings)

@@ -32,7 +32,7 @@ class SupervisorError(RuntimeError):
     """The app cannot start; the message says why and what to do."""
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
@@ -54,7 +54,7 @@ class Child:
         self.process = subprocess.Popen(
             self.argv, env=env, stdin=subprocess.DEVNULL,
             # The supervisor runs no threads, so preexec_fn is safe here.
-            start_new_session=True, preexec_fn=_die_with_parent,  # noqa: PLW1509
+            start_new_session=True, preexec_fn=die_with_parent,  # noqa: PLW1509
         )  # fmt: skip
 
     @property
@@ -106,7 +106,7 @@ class Supervisor:
             )
         self.redis = RedisServer(data_dir=data_dir, persistent=True, binary=binary)
         try:
-            url = self.redis.start(start_new_session=True, preexec_fn=_die_with_parent)
+            url = self.redis.start(start_new_session=True, preexec_fn=die_with_parent)
         except RedisServerError as exc:
             raise SupervisorError(f"embedded Redis failed: {exc}") from None
         say(f"embedded Redis at {url} ({binary}; data in {data_dir}, append-only on)")
