@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,7 +15,10 @@ from backend import api, health, ws
 from backend.connection import create_redis
 from backend.hub import EventHub
 from backend.keys import Keys
+from backend.pubsub import Publisher
 from backend.queue import JobQueue
+from backend.rooms import Rooms
+from backend.services import Services
 from backend.settings import Settings
 from backend.state import AppState
 from backend.tasks import load_tasks
@@ -33,20 +35,24 @@ def create_app(settings: Settings) -> FastAPI:
         keys = Keys(settings.key_prefix)
         redis = create_redis(settings)
         hub = EventHub(redis, keys, settings)
-        hub_task = asyncio.create_task(hub.run(), name="event hub")
+        services = Services(
+            hub=hub,
+            queue=JobQueue(redis, keys, settings, hub.events),
+            publisher=Publisher(hub.events, keys),
+            rooms=Rooms(hub.events, keys, settings),
+            registry=registry,
+            settings=settings,
+        )
+        background = [
+            asyncio.create_task(hub.run(), name="event hub"),
+            asyncio.create_task(services.rooms.run(), name="room presence"),
+        ]
         try:
-            yield AppState(
-                settings=settings,
-                keys=keys,
-                redis=redis,
-                hub=hub,
-                queue=JobQueue(redis, keys, settings, hub.events),
-                registry=registry,
-            )
+            yield AppState(settings=settings, keys=keys, redis=redis, services=services)
         finally:
-            hub_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await hub_task
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             await redis.aclose()
 
     app = FastAPI(

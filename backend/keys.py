@@ -67,3 +67,34 @@ class Keys:
     def control(self) -> str:
         """Channel that tells consumers to cancel a job (and, later, to pause or resume)."""
         return f"{self.prefix}control"
+
+    def topic(self, topic: str) -> str:
+        """A pub/sub topic channel: what is published here reaches the subscribers listening."""
+        return f"{self.prefix}pubsub:{topic}"
+
+    @property
+    def topics(self) -> str:
+        """The pattern subscribers listen to: every topic."""
+        return f"{self.prefix}pubsub:*"
+
+    @property
+    def pubsub_stats(self) -> str:
+        """Hash of pub/sub counters (published, delivered, lost)."""
+        return f"{self.prefix}pubsub-stats"
+
+    def room_presence(self, room: str) -> str:
+        """Sorted set of the sessions in a room, scored by their web process's last refresh."""
+        return f"{self.prefix}room:{room}:presence"
+
+    def room_names(self, room: str) -> str:
+        """Hash of session -> display name for a room's members."""
+        return f"{self.prefix}room:{room}:names"
+
+    def room_history(self, room: str) -> str:
+        """List of a room's last chat messages, newest first."""
+        return f"{self.prefix}room:{room}:history"
+
+    @property
+    def rooms(self) -> str:
+        """Sorted set of rooms by last activity, for the room picker."""
+        return f"{self.prefix}rooms"

@@ -22,7 +22,8 @@ BACKOFF_MAX = 5.0
 
 
 class ChannelListener:
-    """Calls `on_message(channel, data)` for each message on `channels`."""
+    """Calls `on_message(channel, data)` for each message on `channels` (or on channels that
+    match `patterns`)."""
 
     def __init__(
         self,
@@ -30,9 +31,11 @@ class ChannelListener:
         channels: list[str],
         on_message: Callable[[str, str], None],
         on_reconnect: Callable[[], Awaitable[None]] | None = None,
+        patterns: list[str] | None = None,
     ) -> None:
         self.redis = redis
         self.channels = channels
+        self.patterns = patterns or []
         self.on_message = on_message
         self.on_reconnect = on_reconnect
         self.subscribed = asyncio.Event()
@@ -43,7 +46,10 @@ class ChannelListener:
             stop_if_cancelled()
             pubsub = self.redis.pubsub()
             try:
-                await pubsub.subscribe(*self.channels)
+                if self.channels:
+                    await pubsub.subscribe(*self.channels)
+                if self.patterns:
+                    await pubsub.psubscribe(*self.patterns)
                 await self._listen(pubsub)
             except (RedisError, OSError) as exc:
                 if self.failures == 0:
@@ -60,9 +66,9 @@ class ChannelListener:
             message = await pubsub.get_message(timeout=None)
             if message is None:
                 continue
-            if message["type"] == "message":
+            if message["type"] in ("message", "pmessage"):
                 self.on_message(message["channel"], message["data"])
-            elif message["type"] == "subscribe" and message["data"] == 1:
+            elif message["type"] in ("subscribe", "psubscribe") and message["data"] == 1:
                 await self._connected()
 
     async def _connected(self) -> None:

@@ -30,6 +30,8 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     ALREADY_FINISHED = "already_finished"
     UNAVAILABLE = "unavailable"
+    NOT_IN_ROOM = "not_in_room"
+    NAME_TAKEN = "name_taken"
 
 
 class ProtocolError(Exception):
@@ -66,20 +68,61 @@ class Ping(Message):
     ref: Ref | None = None
 
 
-ClientMessage = Annotated[SendQueue | Cancel | Ping, Field(discriminator="type")]
-MESSAGE_TYPES = ("send", "cancel", "ping")
-MODES = ("queue",)
-_client_message: TypeAdapter[SendQueue | Cancel | Ping] = TypeAdapter(ClientMessage)
+TOPIC_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+ROOM_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+NAME_PATTERN = r"^[\w.-](?:[\w .-]{0,22}[\w.-])?$"
 
 
-def parse_message(raw: str) -> SendQueue | Cancel | Ping:
+class SendPubsub(Message):
+    type: Literal["send"]
+    mode: Literal["pubsub"]
+    text: str
+    topic: str = Field(default="demo", pattern=TOPIC_PATTERN)
+    task: str = Field(default="uppercase", max_length=100)
+    args: dict[str, Any] = Field(default_factory=dict)
+    ref: Ref | None = None
+
+
+class Join(Message):
+    type: Literal["join"]
+    room: str = Field(pattern=ROOM_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN)
+    ref: Ref | None = None
+
+
+class Leave(Message):
+    type: Literal["leave"]
+    room: str = Field(pattern=ROOM_PATTERN)
+    ref: Ref | None = None
+
+
+class Chat(Message):
+    type: Literal["chat"]
+    room: str = Field(pattern=ROOM_PATTERN)
+    text: str
+    ref: Ref | None = None
+
+
+Request = SendQueue | SendPubsub | Cancel | Ping | Join | Leave | Chat
+MESSAGE_TYPES = ("send", "cancel", "ping", "join", "leave", "chat")
+MODES = ("queue", "pubsub")
+_other = TypeAdapter[Cancel | Ping | Join | Leave | Chat](
+    Annotated[Cancel | Ping | Join | Leave | Chat, Field(discriminator="type")]
+)
+_sends: dict[str, TypeAdapter[SendQueue] | TypeAdapter[SendPubsub]] = {
+    "queue": TypeAdapter(SendQueue),
+    "pubsub": TypeAdapter(SendPubsub),
+}
+RULES = {
+    "room": "1-32 of a-z 0-9 _ -, starting with a letter or digit",
+    "name": "1-24 letters, digits, spaces, _ . -, not starting or ending with a space",
+    "topic": "1-64 of A-Z a-z 0-9 _ . -",
+}
+
+
+def parse_message(raw: str) -> Request:
     """Parses one text frame, raising ProtocolError with the most specific code that applies."""
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise ProtocolError(ErrorCode.INVALID_JSON, f"not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ProtocolError(ErrorCode.INVALID_MESSAGE, "a message must be a JSON object")
+    data = _decode(raw)
     ref = _safe_ref(data.get("ref"))
     kind = data.get("type")
     if kind not in MESSAGE_TYPES:
@@ -87,22 +130,38 @@ def parse_message(raw: str) -> SendQueue | Cancel | Ping:
         raise ProtocolError(
             ErrorCode.UNKNOWN_TYPE, f"unknown type {kind!r}; use one of {known}", ref
         )
-    if kind == "send" and data.get("mode", "queue") not in MODES:
+    mode = data.get("mode", "queue") if kind == "send" else None
+    if kind == "send" and mode not in MODES:
         known = ", ".join(MODES)
-        detail = f"unknown mode {data.get('mode')!r}; use one of {known}"
+        detail = f"unknown mode {mode!r}; use one of {known}"
         raise ProtocolError(ErrorCode.UNKNOWN_MODE, detail, ref)
     try:
-        return _client_message.validate_python(data)
+        if kind == "send":
+            return _sends[str(mode)].validate_python(data)
+        return _other.validate_python(data)
     except ValidationError as exc:
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, describe(exc), ref) from None
+
+
+def _decode(raw: str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ProtocolError(ErrorCode.INVALID_JSON, f"not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, "a message must be a JSON object")
+    return data
 
 
 def describe(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
-        location = [str(part) for part in error["loc"][1:]]  # drop the union tag
+        location = [str(part) for part in error["loc"] if part not in MESSAGE_TYPES]
         field = ".".join(location) or "message"
-        problems.append(f"{field}: {error['msg']}")
+        message = error["msg"]
+        if error["type"] == "string_pattern_mismatch" and field in RULES:
+            message = f"must be {RULES[field]}"
+        problems.append(f"{field}: {message}")
     return "; ".join(problems)
 
 

@@ -16,20 +16,10 @@ from typing import Any, Protocol
 from redis.exceptions import RedisError
 
 from backend.events import encode, event_seq
-from backend.hub import EventHub
-from backend.protocol import (
-    PROTOCOL_VERSION,
-    Cancel,
-    ErrorCode,
-    Ping,
-    ProtocolError,
-    SendQueue,
-    parse_message,
-)
-from backend.queue import JobQueue
+from backend.protocol import PROTOCOL_VERSION, ErrorCode, ProtocolError, parse_message
 from backend.ratelimit import TokenBucket
-from backend.settings import Settings
-from backend.tasks import ArgsError, TaskRegistry
+from backend.requests import RequestHandler
+from backend.services import Services
 
 log = logging.getLogger("courier.session")
 
@@ -59,18 +49,14 @@ class ClientSession:
         self,
         session_id: str,
         transport: Transport,
-        *,
-        hub: EventHub,
-        queue: JobQueue,
-        registry: TaskRegistry,
-        settings: Settings,
+        services: Services,
     ) -> None:
         self.id = session_id
         self.transport = transport
-        self.hub = hub
-        self.queue = queue
-        self.registry = registry
-        self.settings = settings
+        self.services = services
+        self.hub = services.hub
+        self.settings = settings = services.settings
+        self.requests = RequestHandler(session_id, services)
         self.last_seq = 0
         self.outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_MAX)
         self.bucket = TokenBucket(settings.rate_limit, settings.rate_limit)
@@ -107,6 +93,7 @@ class ClientSession:
         finally:
             if self.hub.unregister(self.id, self):
                 with contextlib.suppress(RedisError):
+                    await self.services.rooms.leave_all(self.id)
                     await self.hub.events.detach(self.id, self.hub.instance)
 
     async def _serve(self) -> None:
@@ -187,43 +174,7 @@ class ClientSession:
             wait = self.bucket.retry_after()
             detail = f"more than {self.settings.rate_limit:g} messages/s; retry in {wait:.2f}s"
             raise ProtocolError(ErrorCode.RATE_LIMITED, detail, _ref_of(raw))
-        message = parse_message(raw)
-        try:
-            if isinstance(message, SendQueue):
-                await self._send_job(message)
-            elif isinstance(message, Cancel):
-                await self._cancel(message)
-            elif isinstance(message, Ping):
-                await self.emit({"type": "pong", "ref": message.ref}, logged=False)
-        except RedisError as exc:
-            log.warning("Redis error serving session %s: %s", self.id, exc)
-            detail = "Redis is unavailable; nothing was queued, try again"
-            raise ProtocolError(ErrorCode.UNAVAILABLE, detail, message.ref) from None
-
-    async def _send_job(self, message: SendQueue) -> None:
-        task = self.registry.get(message.task)
-        if task is None:
-            known = ", ".join(self.registry.names())
-            detail = f"unknown task {message.task!r}; known tasks: {known}"
-            raise ProtocolError(ErrorCode.UNKNOWN_TASK, detail, message.ref)
-        try:
-            task.parse_args(message.args)
-        except ArgsError as exc:
-            raise ProtocolError(ErrorCode.INVALID_ARGS, str(exc), message.ref) from None
-        size = len(message.text.encode())
-        if size > self.settings.max_text_bytes:
-            detail = f"text is {size} bytes; the limit is {self.settings.max_text_bytes}"
-            raise ProtocolError(ErrorCode.TEXT_TOO_LONG, detail, message.ref)
-        await self.queue.enqueue(message.task, message.text, message.args, self.id, message.ref)
-
-    async def _cancel(self, message: Cancel) -> None:
-        outcome = await self.queue.cancel(message.id, session=self.id)
-        if outcome.status is None:
-            detail = f"no job {message.id!r} in this session"
-            raise ProtocolError(ErrorCode.NOT_FOUND, detail, message.ref)
-        if not outcome.cancelled:
-            detail = f"job {message.id!r} already {outcome.status.value}"
-            raise ProtocolError(ErrorCode.ALREADY_FINISHED, detail, message.ref)
+        await self.requests.serve(parse_message(raw))
 
     async def emit(self, event: dict[str, Any], logged: bool = True) -> None:
         await self.hub.events.emit(self.id, event, logged)

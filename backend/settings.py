@@ -97,6 +97,19 @@ class Settings(BaseSettings):
     rate_limit: float = Field(
         default=1000.0, gt=0, description="Messages per second one WebSocket may send (burst: 1 s)."
     )
+    chat_rate_limit: float = Field(
+        default=5.0, gt=0, description="Chat messages per second one connection may send."
+    )
+    chat_burst: int = Field(default=10, ge=1, description="Chat messages allowed in a burst.")
+    chat_max_chars: int = Field(
+        default=2000, ge=1, le=100_000, description="Longest chat message, in characters."
+    )
+    presence_timeout: float = Field(
+        default=20.0,
+        ge=1,
+        le=300,
+        description="A room member whose web process stopped refreshing it this long is dropped.",
+    )
     allowed_origins: list[str] = Field(
         default_factory=list,
         description="Extra browser origins allowed to open WebSockets (same origin always is).",

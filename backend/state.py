@@ -8,9 +8,9 @@ from fastapi import Depends, Request, WebSocket
 from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 
-from backend.hub import EventHub
 from backend.keys import Keys
 from backend.queue import JobQueue
+from backend.services import Services
 from backend.settings import Settings
 from backend.tasks import TaskRegistry
 
@@ -19,9 +19,7 @@ class AppState(TypedDict):
     settings: Settings
     keys: Keys
     redis: Redis
-    hub: EventHub
-    queue: JobQueue
-    registry: TaskRegistry
+    services: Services
 
 
 def app_state(connection: HTTPConnection) -> AppState:
@@ -40,12 +38,16 @@ def _redis(request: Request) -> Redis:
     return app_state(request)["redis"]
 
 
+def _services(request: Request) -> Services:
+    return app_state(request)["services"]
+
+
 def _queue(request: Request) -> JobQueue:
-    return app_state(request)["queue"]
+    return _services(request).queue
 
 
 def _registry(request: Request) -> TaskRegistry:
-    return app_state(request)["registry"]
+    return _services(request).registry
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
@@ -53,6 +55,7 @@ KeysDep = Annotated[Keys, Depends(_keys)]
 RedisDep = Annotated[Redis, Depends(_redis)]
 QueueDep = Annotated[JobQueue, Depends(_queue)]
 RegistryDep = Annotated[TaskRegistry, Depends(_registry)]
+ServicesDep = Annotated[Services, Depends(_services)]
 
 __all__ = [
     "AppState",
@@ -60,6 +63,7 @@ __all__ = [
     "QueueDep",
     "RedisDep",
     "RegistryDep",
+    "ServicesDep",
     "SettingsDep",
     "WebSocket",
     "app_state",

@@ -1,50 +1,123 @@
-"""`courier subscriber`: one pub/sub subscriber process."""
+"""`courier subscriber`: listens to every pub/sub topic and answers each message it hears.
+
+Each subscriber processes every message published while it is subscribed, with the same task
+registry as the workers, and sends the sender one result. Nothing is retried or kept: a message
+published while no subscriber listens is gone, which is the point of the comparison with the
+queue. After a Redis restart the subscriber subscribes again by itself, with backoff.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
+
+from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from backend.beating import beat_forever
 from backend.connection import create_redis
 from backend.consumers import ConsumerKind, ConsumerState, Heartbeat, new_consumer_id
+from backend.events import SessionEvents
+from backend.execution import TaskRunner, describe, no_progress
 from backend.keys import Keys
+from backend.listener import ChannelListener
 from backend.process import configure_logging, run_role
+from backend.pubsub import Broadcast
 from backend.settings import Settings
+from backend.tasks import TaskContext, TaskRegistry, load_tasks
 
 log = logging.getLogger("courier.subscriber")
 
 
 class Subscriber:
-    def __init__(self, settings: Settings, consumer_id: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: TaskRegistry | None = None,
+        consumer_id: str | None = None,
+    ) -> None:
         self.settings = settings
         self.keys = Keys(settings.key_prefix)
         self.id = consumer_id or new_consumer_id(ConsumerKind.SUBSCRIBER)
+        self.runner = TaskRunner(registry or load_tasks(settings.tasks))
         self.processed = 0
+        self.running: set[asyncio.Task[None]] = set()
+        self.slots = asyncio.Semaphore(settings.worker_concurrency)
+
+    def state(self) -> ConsumerState:
+        return ConsumerState.BUSY if self.running else ConsumerState.IDLE
 
     async def run(self, stop: asyncio.Event) -> None:
         redis = create_redis(self.settings)
+        self.events = SessionEvents(redis, self.keys, self.settings)
+        self.listener = ChannelListener(redis, [], self._on_message, patterns=[self.keys.topics])
         heartbeat = Heartbeat(redis, self.keys, ConsumerKind.SUBSCRIBER, self.id)
         log.info("subscriber %s started", self.id)
         try:
             async with asyncio.TaskGroup() as group:
-                beating = group.create_task(
-                    beat_forever(
-                        heartbeat,
-                        self.settings.heartbeat_interval,
-                        lambda: ConsumerState.IDLE,
-                        lambda: {"processed": self.processed},
-                    )
-                )
+                loops = [
+                    group.create_task(self.listener.run()),
+                    group.create_task(
+                        beat_forever(
+                            heartbeat, self.settings.heartbeat_interval, self.state, self._counters
+                        )
+                    ),
+                ]
                 await stop.wait()
-                beating.cancel()
+                for loop in loops:
+                    loop.cancel()
+            await self._finish_running()
             await heartbeat.sign_off()
         finally:
+            self.runner.close()
             await redis.aclose()
-            log.info("subscriber %s stopped", self.id)
+            log.info("subscriber %s stopped after %d messages", self.id, self.processed)
+
+    def _counters(self) -> dict[str, int]:
+        subscribed = self.listener.subscribed.is_set()
+        return {"processed": self.processed, "subscribed": int(subscribed)}
+
+    def _on_message(self, channel: str, data: str) -> None:
+        try:
+            message = Broadcast.model_validate_json(data)
+        except ValidationError as exc:
+            log.warning("ignoring a malformed message on %s: %s", channel, exc)
+            return
+        task = asyncio.create_task(self._answer(message))
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+
+    async def _answer(self, message: Broadcast) -> None:
+        async with self.slots:
+            event = await self._process(message)
+        try:
+            await self.events.emit(message.session, event)
+        except RedisError as exc:
+            log.warning("could not answer message %s: %s", message.id, exc)
+
+    async def _process(self, message: Broadcast) -> dict[str, Any]:
+        base = {"id": message.id, "ref": message.ref, "mode": "pubsub", "consumer": self.id}
+        context = TaskContext(message.id, 1, no_progress)
+        try:
+            result = await self.runner.run(message.task, message.text, message.args, context)
+        except Exception as exc:
+            return {"type": "failed", **base, "error": describe(exc), "attempt": 1, "final": True}
+        self.processed += 1
+        return {"type": "result", **base, "result": result}
+
+    async def _finish_running(self) -> None:
+        """Answers what is already being processed (there is nothing to hand back)."""
+        if self.running:
+            await asyncio.wait(self.running, timeout=self.settings.shutdown_grace)
 
 
 def run_subscriber(settings: Settings) -> int:
     configure_logging(settings, "subscriber")
-    run_role(Subscriber(settings).run)
+    try:
+        subscriber = Subscriber(settings)
+    except ImportError as exc:
+        log.error("%s", exc)
+        return 2
+    run_role(subscriber.run)
     return 0

@@ -13,9 +13,7 @@ import contextlib
 import json
 import logging
 import time
-import traceback
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from redis.asyncio import Redis
@@ -24,12 +22,13 @@ from redis.exceptions import RedisError, ResponseError
 from backend.beating import beat_forever
 from backend.connection import create_redis
 from backend.consumers import ConsumerKind, ConsumerState, Heartbeat, new_consumer_id
+from backend.execution import TaskRunner, describe
 from backend.keys import Keys
 from backend.listener import ChannelListener
 from backend.process import configure_logging, run_role, stop_if_cancelled
 from backend.queue import Delivery, JobQueue, Started
 from backend.settings import Settings
-from backend.tasks import TaskContext, TaskError, TaskRegistry, load_tasks
+from backend.tasks import TaskContext, TaskRegistry, load_tasks
 
 log = logging.getLogger("courier.worker")
 
@@ -57,7 +56,7 @@ class Worker:
         self.cancelled: set[str] = set()
         self.has_room = asyncio.Event()
         self.has_room.set()
-        self._pool: ProcessPoolExecutor | None = None
+        self.runner = TaskRunner(self.registry)
 
     @property
     def state(self) -> ConsumerState:
@@ -78,8 +77,7 @@ class Worker:
                     loop.cancel()
             await heartbeat.sign_off()
         finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
+            self.runner.close()
             await redis.aclose()
             log.info("worker %s stopped after %d jobs", self.id, self.processed)
 
@@ -210,25 +208,9 @@ class Worker:
             log.warning("could not store the outcome of job %s: %s", delivery.job_id, exc)
 
     async def _execute(self, delivery: Delivery, started: Started) -> Any:
-        task = self.registry.get(started.task)
-        if task is None:
-            raise TaskError(f"unknown task {started.task!r} on this worker")
-        args = task.parse_args(started.args)
-        if task.run_async is not None:
-            progress = self._progress(delivery, started)
-            context = TaskContext(delivery.job_id, started.attempt, progress)
-            return await task.run_async(context, started.text, args)
-        assert task.run_sync is not None
-        if task.cpu:
-            loop = asyncio.get_running_loop()
-            pool = self._process_pool()
-            return await loop.run_in_executor(pool, task.run_sync, started.text, args)
-        return await asyncio.to_thread(task.run_sync, started.text, args)
-
-    def _process_pool(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=2)
-        return self._pool
+        progress = self._progress(delivery, started)
+        context = TaskContext(delivery.job_id, started.attempt, progress)
+        return await self.runner.run(started.task, started.text, started.args, context)
 
     def _progress(self, delivery: Delivery, started: Started) -> Callable[[float], Awaitable[None]]:
         async def report(fraction: float) -> None:
@@ -297,15 +279,6 @@ async def first_of(*waits: Awaitable[object]) -> None:
     finally:
         for task in tasks:
             task.cancel()
-
-
-def describe(exc: BaseException) -> str:
-    """What went wrong, in one line: the message for TaskError, else type, message and place."""
-    if isinstance(exc, TaskError):
-        return str(exc)
-    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-    where = f" (at {frame[0].filename.rsplit('/', 1)[-1]}:{frame[0].lineno})" if frame else ""
-    return f"{type(exc).__name__}: {exc}{where}"
 
 
 def run_worker(settings: Settings, burst: bool = False) -> int:

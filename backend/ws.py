@@ -57,19 +57,11 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if problem:
         await websocket.close(CLOSE_POLICY, problem)
         return
-    hub = state["hub"]
-    if not await hub.ready():
+    services = state["services"]
+    if not await services.hub.ready():
         await websocket.close(CLOSE_UNAVAILABLE, "Redis is unavailable; retry shortly")
         return
-    transport = StarletteTransport(websocket)
-    session = ClientSession(
-        session_id,
-        transport,
-        hub=hub,
-        queue=state["queue"],
-        registry=state["registry"],
-        settings=settings,
-    )
+    session = ClientSession(session_id, StarletteTransport(websocket), services)
     with contextlib.suppress(WebSocketDisconnect):
         await session.run(after)
 

@@ -1,0 +1,128 @@
+"""Serving one parsed client request: queue and pub/sub sends, cancel, ping, and chat rooms.
+
+Every reply goes out as a session event (numbered by Redis), so replies and results share one
+ordered stream. A request that cannot be served raises ProtocolError, which becomes an `error`.
+"""
+
+from __future__ import annotations
+
+from redis.exceptions import RedisError
+
+from backend.events import SessionEvents
+from backend.protocol import (
+    Cancel,
+    Chat,
+    ErrorCode,
+    Join,
+    Leave,
+    Ping,
+    ProtocolError,
+    Request,
+    SendPubsub,
+    SendQueue,
+)
+from backend.ratelimit import TokenBucket
+from backend.rooms import RoomError
+from backend.services import Services
+from backend.tasks import ArgsError
+
+
+class RequestHandler:
+    def __init__(self, session: str, services: Services) -> None:
+        self.session = session
+        self.services = services
+        self.settings = services.settings
+        self.events: SessionEvents = services.hub.events
+        self.chat_bucket = TokenBucket(self.settings.chat_rate_limit, self.settings.chat_burst)
+
+    async def serve(self, message: Request) -> None:
+        try:
+            await self._dispatch(message)
+        except RoomError as exc:
+            raise ProtocolError(ErrorCode(exc.code), exc.detail, message.ref) from None
+        except RedisError:
+            detail = "Redis is unavailable; nothing was done, try again"
+            raise ProtocolError(ErrorCode.UNAVAILABLE, detail, message.ref) from None
+
+    async def _dispatch(self, message: Request) -> None:
+        match message:
+            case SendQueue():
+                await self._send_job(message)
+            case SendPubsub():
+                await self._publish(message)
+            case Cancel():
+                await self._cancel(message)
+            case Ping():
+                await self.events.emit(self.session, {"type": "pong", "ref": message.ref}, False)
+            case Join():
+                await self.services.rooms.join(message.room, self.session, message.name)
+            case Leave():
+                await self._leave(message)
+            case Chat():
+                await self._chat(message)
+
+    def _check_task(self, name: str, args: dict[str, object], ref: object) -> None:
+        task = self.services.registry.get(name)
+        if task is None:
+            known = ", ".join(self.services.registry.names())
+            raise ProtocolError(
+                ErrorCode.UNKNOWN_TASK, f"unknown task {name!r}; known tasks: {known}", ref
+            )
+        try:
+            task.parse_args(args)
+        except ArgsError as exc:
+            raise ProtocolError(ErrorCode.INVALID_ARGS, str(exc), ref) from None
+
+    def _check_text(self, text: str, ref: object) -> None:
+        size = len(text.encode())
+        if size > self.settings.max_text_bytes:
+            detail = f"text is {size} bytes; the limit is {self.settings.max_text_bytes}"
+            raise ProtocolError(ErrorCode.TEXT_TOO_LONG, detail, ref)
+
+    async def _send_job(self, message: SendQueue) -> None:
+        self._check_task(message.task, message.args, message.ref)
+        self._check_text(message.text, message.ref)
+        await self.services.queue.enqueue(
+            message.task, message.text, message.args, self.session, message.ref
+        )
+
+    async def _publish(self, message: SendPubsub) -> None:
+        self._check_task(message.task, message.args, message.ref)
+        self._check_text(message.text, message.ref)
+        await self.services.publisher.publish(
+            message.topic,
+            message.text,
+            task=message.task,
+            args=message.args,
+            session=self.session,
+            ref=message.ref,
+        )
+
+    async def _cancel(self, message: Cancel) -> None:
+        outcome = await self.services.queue.cancel(message.id, session=self.session)
+        if outcome.status is None:
+            detail = f"no job {message.id!r} in this session"
+            raise ProtocolError(ErrorCode.NOT_FOUND, detail, message.ref)
+        if not outcome.cancelled:
+            detail = f"job {message.id!r} already {outcome.status.value}"
+            raise ProtocolError(ErrorCode.ALREADY_FINISHED, detail, message.ref)
+
+    async def _leave(self, message: Leave) -> None:
+        if not await self.services.rooms.leave(message.room, self.session):
+            raise ProtocolError(ErrorCode.NOT_IN_ROOM, f"not in room {message.room!r}", message.ref)
+
+    async def _chat(self, message: Chat) -> None:
+        if not self.chat_bucket.allow():
+            wait = self.chat_bucket.retry_after()
+            limit = self.settings.chat_rate_limit
+            detail = f"more than {limit:g} chat messages/s; retry in {wait:.2f}s"
+            raise ProtocolError(ErrorCode.RATE_LIMITED, detail, message.ref)
+        text = message.text.strip()
+        if not text:
+            raise ProtocolError(ErrorCode.INVALID_MESSAGE, "text: must not be empty", message.ref)
+        if len(text) > self.settings.chat_max_chars:
+            detail = (
+                f"message is {len(text)} characters; the limit is {self.settings.chat_max_chars}"
+            )
+            raise ProtocolError(ErrorCode.TEXT_TOO_LONG, detail, message.ref)
+        await self.services.rooms.chat(message.room, self.session, text, message.ref)

@@ -1,0 +1,125 @@
+"""Lua scripts for chat rooms and pub/sub sends: presence, history and fan-out in one step.
+
+Each room message is emitted to every member's session (numbered, logged, routed to the member's
+web process) inside one script, so all members see messages in the same order. Members whose web
+process stopped refreshing them are dropped whenever a script reads the member list.
+"""
+
+from __future__ import annotations
+
+from backend.scripts import EMIT
+
+ROOM = (
+    EMIT
+    + r"""
+local function live_members(presence, names, now, stale)
+  local gone = redis.call('ZRANGEBYSCORE', presence, '-inf', now - stale)
+  for _, s in ipairs(gone) do
+    redis.call('ZREM', presence, s)
+    redis.call('HDEL', names, s)
+  end
+  return redis.call('ZRANGE', presence, 0, -1), #gone
+end
+
+local function presence_body(room, names, sessions)
+  local list = {}
+  for _, s in ipairs(sessions) do list[#list + 1] = redis.call('HGET', names, s) end
+  table.sort(list)
+  local members = #list == 0 and '[]' or cjson.encode(list)
+  return '{"type":"presence","room":' .. cjson.encode(room) .. ',"members":' .. members .. '}'
+end
+
+local function broadcast(sessions, body)
+  for _, s in ipairs(sessions) do emit(s, body, true) end
+end
+"""
+)
+
+# KEYS: presence, names, history, rooms. ARGV[5..]: room, session, name, now, stale, history max.
+JOIN = (
+    ROOM
+    + r"""
+local presence, names, history, rooms = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local room, session, name = ARGV[5], ARGV[6], ARGV[7]
+local now, stale = tonumber(ARGV[8]), tonumber(ARGV[9])
+local sessions = live_members(presence, names, now, stale)
+for _, s in ipairs(sessions) do
+  if s ~= session and redis.call('HGET', names, s) == name then return 'taken' end
+end
+redis.call('ZADD', presence, now, session)
+redis.call('HSET', names, session, name)
+redis.call('ZADD', rooms, now, room)
+local kept = redis.call('LRANGE', history, 0, tonumber(ARGV[10]) - 1)
+local ordered = {}
+for i = #kept, 1, -1 do ordered[#ordered + 1] = kept[i] end
+emit(session, '{"type":"history","room":' .. cjson.encode(room) .. ',"messages":['
+  .. table.concat(ordered, ',') .. ']}', true)
+sessions = redis.call('ZRANGE', presence, 0, -1)
+broadcast(sessions, presence_body(room, names, sessions))
+return 'ok'
+"""
+)
+
+# KEYS: presence, names. ARGV[5..]: room, session, now, stale. The leaver is told too.
+LEAVE = (
+    ROOM
+    + r"""
+local presence, names = KEYS[1], KEYS[2]
+local room, session = ARGV[5], ARGV[6]
+if redis.call('ZREM', presence, session) == 0 then return 0 end
+redis.call('HDEL', names, session)
+local sessions = live_members(presence, names, tonumber(ARGV[7]), tonumber(ARGV[8]))
+local body = presence_body(room, names, sessions)
+broadcast(sessions, body)
+emit(session, body, true)
+return 1
+"""
+)
+
+# KEYS: presence, names, history, rooms. ARGV[5..]: room, session, id, text, ts, now, stale,
+# history max, ref (JSON). Returns the number of members reached, or -1 if not a member.
+CHAT = (
+    ROOM
+    + r"""
+local presence, names, history, rooms = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local room, session, id, text, ts = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local now, stale = tonumber(ARGV[10]), tonumber(ARGV[11])
+local name = redis.call('HGET', names, session)
+if not name or not redis.call('ZSCORE', presence, session) then return -1 end
+local body = '{"type":"chat","room":' .. cjson.encode(room) .. ',"id":' .. cjson.encode(id)
+  .. ',"name":' .. cjson.encode(name) .. ',"text":' .. cjson.encode(text) .. ',"ts":' .. ts .. '}'
+redis.call('LPUSH', history, body)
+redis.call('LTRIM', history, 0, tonumber(ARGV[12]) - 1)
+redis.call('ZADD', rooms, now, room)
+local mine = string.sub(body, 1, -2) .. ',"mine":true,"ref":' .. ARGV[13] .. '}'
+local sessions = live_members(presence, names, now, stale)
+for _, s in ipairs(sessions) do emit(s, s == session and mine or body, true) end
+return #sessions
+"""
+)
+
+# KEYS: presence, names. ARGV[5..]: room, now, stale. Drops members of dead web processes and,
+# if any were dropped, tells the others.
+SWEEP = (
+    ROOM
+    + r"""
+local sessions, gone = live_members(KEYS[1], KEYS[2], tonumber(ARGV[6]), tonumber(ARGV[7]))
+if gone > 0 then broadcast(sessions, presence_body(ARGV[5], KEYS[2], sessions)) end
+return gone
+"""
+)
+
+# KEYS: stats. ARGV[5..]: channel, payload, session, id, ref (JSON). Publishes to whoever
+# listens right now and tells the sender how many that was.
+PUBLISH = (
+    EMIT
+    + r"""
+local receivers = redis.call('PUBLISH', ARGV[5], ARGV[6])
+redis.call('HINCRBY', KEYS[1], 'published', 1)
+redis.call('HINCRBY', KEYS[1], 'delivered', receivers)
+if receivers == 0 then redis.call('HINCRBY', KEYS[1], 'lost', 1) end
+emit(ARGV[7], '{"type":"accepted","ref":' .. ARGV[9] .. ',"id":' .. cjson.encode(ARGV[8])
+  .. ',"mode":"pubsub","receivers":' .. receivers .. '}', true)
+return receivers
+"""
+)
