@@ -1,0 +1,175 @@
+"""The processes under test: a redis-server (unless given a URL), one web process, W workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from backend.bench.children import STOP_GRACE, Child, terminate
+from backend.bench.messages import BenchError, say
+from backend.bench.options import QueueBench, hide_password
+from backend.redis_server import RedisServer, RedisServerError, free_port
+from backend.supervisor import die_with_parent
+
+START_TIMEOUT = 30.0
+RATE_LIMIT = "1000000"  # messages/s per socket: far above what the bench sends
+
+
+@dataclass
+class Stack:
+    """A redis-server (unless given a URL), one web process and W workers, on a free port."""
+
+    options: QueueBench
+    directory: Path
+    prefix: str = field(default_factory=lambda: f"bench-{secrets.token_hex(4)}:")
+    redis: RedisServer | None = None
+    redis_url: str = ""
+    base_url: str = ""
+    children: list[Child] = field(default_factory=list)
+
+    def start(self, deadline: float) -> None:
+        self.redis_url = _reachable(self.options.redis_url) or self._start_redis()
+        port = free_port()
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.children = self._children(port)
+        env = self._environment()
+        for child in self.children:
+            child.start(env)
+        self._wait(deadline, "the web server's /readyz", self._web_ready)
+        self._wait(deadline, f"{self.options.workers} live workers", self._workers_live)
+
+    @property
+    def ws_url(self) -> str:
+        return self.base_url.replace("http://", "ws://", 1) + "/ws"
+
+    def _start_redis(self) -> str:
+        self.redis = RedisServer(data_dir=self.directory / "redis", persistent=False)
+        try:
+            return self.redis.start(start_new_session=True, preexec_fn=die_with_parent)
+        except RedisServerError as exc:
+            raise BenchError(f"could not start redis-server: {exc}") from None
+
+    def _children(self, port: int) -> list[Child]:
+        python = [sys.executable, "-m", "backend.cli"]
+        web = [*python, "web", "--host", "127.0.0.1", "--port", str(port)]
+        worker = [*python, "worker", "--concurrency", str(self.options.concurrency)]
+        children = [Child("web", web, self.directory / "web.log")]
+        for index in range(1, self.options.workers + 1):
+            name = f"worker-{index}"
+            children.append(Child(name, worker, self.directory / f"{name}.log"))
+        return children
+
+    def _environment(self) -> dict[str, str]:
+        """The user's COURIER_* settings are left out, so every run measures the same thing."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COURIER_")}
+        env.update(
+            COURIER_REDIS_URL=self.redis_url,
+            COURIER_KEY_PREFIX=self.prefix,
+            COURIER_LOG_LEVEL="warning",
+            COURIER_RATE_LIMIT=RATE_LIMIT,
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def _wait(self, deadline: float, what: str, ready: Callable[[], bool]) -> None:
+        limit = min(deadline, time.monotonic() + START_TIMEOUT)
+        while not ready():
+            for child in self.children:
+                if child.exited:
+                    raise BenchError(f"{child.name} exited during start-up:\n{child.log_tail()}")
+            if time.monotonic() > limit:
+                logs = "\n".join(f"--- {c.name}\n{c.log_tail()}" for c in self.children)
+                raise BenchError(f"timed out waiting for {what}\n{logs}")
+            time.sleep(0.05)
+
+    def _web_ready(self) -> bool:
+        return _get_json(self.base_url + "/readyz") is not None
+
+    def _workers_live(self) -> bool:
+        report = _get_json(self.base_url + "/api/queue")
+        workers = report.get("workers", []) if isinstance(report, dict) else []
+        live = [w for w in workers if isinstance(w, dict) and w.get("state") != "gone"]
+        return len(live) >= self.options.workers
+
+    def pids(self) -> dict[str, int]:
+        """The processes whose CPU time the report shows."""
+        pids = {c.name: c.process.pid for c in self.children if c.process is not None}
+        if self.redis is not None and self.redis.process is not None:
+            pids["redis-server"] = self.redis.process.pid
+        return pids
+
+    def redis_version(self) -> str:
+        client = redis.Redis.from_url(self.redis_url, socket_timeout=5)
+        try:
+            version = str(client.info("server").get("redis_version", "?"))
+        except redis.RedisError as exc:
+            version = f"? ({exc})"
+        finally:
+            client.close()
+        where = "own, non-persistent" if self.redis is not None else "given by --redis-url"
+        return f"redis-server {version} ({where})"
+
+    def stop(self) -> None:
+        """Web first (no new jobs), then the workers, then Redis; SIGKILL whatever hangs."""
+        terminate([c for c in self.children if c.name == "web"])
+        terminate([c for c in self.children if c.name != "web"])
+        if self.redis is not None:
+            self.redis.stop(timeout=STOP_GRACE)
+        elif self.redis_url:
+            _forget_keys(self.redis_url, self.prefix)
+
+
+def _reachable(url: str | None) -> str | None:
+    """The given Redis URL once it answers PING, so a wrong URL fails now, not at a timeout."""
+    if url is None:
+        return None
+    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise BenchError(f"Redis at {hide_password(url)} does not answer: {exc}") from None
+    finally:
+        client.close()
+    return url
+
+
+def _forget_keys(url: str, prefix: str) -> None:
+    """Removes the bench's keys from a Redis the bench does not own."""
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        _unlink_matching(client, f"{prefix}*")
+    except redis.RedisError as exc:
+        say(f"could not remove the keys under {prefix!r}: {exc}")
+    finally:
+        client.close()
+
+
+def _unlink_matching(client: redis.Redis, pattern: str) -> None:
+    """In batches of 1000, so neither the client nor Redis holds every key at once."""
+    batch: list[bytes] = []
+    for key in client.scan_iter(match=pattern, count=1000):
+        batch.append(key)
+        if len(batch) == 1000:
+            client.unlink(*batch)
+            batch.clear()
+    if batch:
+        client.unlink(*batch)
+
+
+def _get_json(url: str) -> Any:
+    """The decoded body of a 200 answer, else None (not up yet, or not ready)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return json.loads(response.read())
+    except (OSError, ValueError):  # urllib.error.URLError and HTTPError are OSErrors
+        return None
