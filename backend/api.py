@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 
 from backend.consumers import Consumer, ConsumerKind, list_consumers
 from backend.jobs import Job, JobStatus
+from backend.protocol import is_encodable
 from backend.state import KeysDep, QueueDep, RedisDep, RegistryDep, SettingsDep
 from backend.tasks import ArgsError
 
@@ -81,6 +82,8 @@ async def create_job(
     body: JobRequest, queue: QueueDep, registry: RegistryDep, settings: SettingsDep
 ) -> JobCreated:
     """Queues a job; its outcome is read with GET /api/jobs/{id}."""
+    if not is_encodable(body.model_dump()):
+        raise ApiError(422, "invalid_request", "the body contains an unpaired surrogate")
     task = registry.get(body.task)
     if task is None:
         known = ", ".join(registry.names())

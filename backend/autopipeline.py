@@ -69,9 +69,18 @@ class ScriptPipeline:
     async def _send(self, batch: list[_Call]) -> None:
         try:
             replies = await self._execute(batch)
-        except Exception as exc:  # every caller hears of it; none waits forever
+        except (RedisError, OSError) as exc:  # every caller hears of it; none waits forever
             for call in batch:
                 _settle(call.reply, error=exc)
+            return
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0].reply, error=exc)
+                return
+            # One call could not even be sent (say, text Redis cannot take): send the calls
+            # one by one, so only that call fails and the others go through.
+            for call in batch:
+                await self._send([call])
             return
         for call, first in zip(batch, replies, strict=True):
             reply = first

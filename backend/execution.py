@@ -4,8 +4,10 @@ CPU-bound in a process pool. Shared by workers (queue jobs) and subscribers (pub
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import traceback
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from backend.tasks import Progress, TaskContext, TaskError, TaskRegistry
@@ -29,13 +31,25 @@ class TaskRunner:
             return await task.run_async(context, text, args)
         assert task.run_sync is not None
         if task.cpu:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._process_pool(), task.run_sync, text, args)
+            return await self._in_process(task.run_sync, text, args)
         return await asyncio.to_thread(task.run_sync, text, args)
+
+    async def _in_process(self, func: Any, text: str, args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._process_pool(), func, text, args)
+        except BrokenProcessPool:
+            # A pool process died (killed, out of memory): start a fresh pool for the next
+            # job, and fail this attempt so the queue retries it.
+            self.close()
+            self._pool = None
+            raise TaskError("the process running this task died; it will be retried") from None
 
     def _process_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=PROCESS_POOL_SIZE)
+            # forkserver: forking a process that runs an event loop and threads is unsafe.
+            context = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(max_workers=PROCESS_POOL_SIZE, mp_context=context)
         return self._pool
 
     def close(self) -> None:

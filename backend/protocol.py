@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     UNAVAILABLE = "unavailable"
     NOT_IN_ROOM = "not_in_room"
     NAME_TAKEN = "name_taken"
+    INTERNAL = "internal_error"
 
 
 class ProtocolError(Exception):
@@ -150,7 +151,20 @@ def _decode(raw: str) -> dict[str, Any]:
         raise ProtocolError(ErrorCode.INVALID_JSON, f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, "a message must be a JSON object")
+    if "\\u" in raw and not is_encodable(data):
+        detail = "the message contains an unpaired surrogate (\\ud800-\\udfff escape)"
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, detail)
     return data
+
+
+def is_encodable(value: object) -> bool:
+    """JSON escapes can produce strings that are not valid Unicode (lone surrogates), which
+    nothing downstream can store or send."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def describe(exc: ValidationError) -> str:

@@ -99,6 +99,8 @@ class JobQueue:
         self._cancel = script(scripts.CANCEL)
         self._promote = script(scripts.PROMOTE)
         self._revive = script(scripts.REVIVE)
+        self._progress = script(scripts.PROGRESS)
+        self.reclaim_cursor = "0-0"
 
     # Producer side ------------------------------------------------------------------------------
 
@@ -123,6 +125,7 @@ class JobQueue:
             "status": JobStatus.QUEUED.value,
             "attempts": 0,
             "max_attempts": self.settings.max_attempts,
+            "retention": self.settings.job_retention,
             "created": time.time(),
         }
         pairs = [item for pair in fields.items() for item in pair]
@@ -212,9 +215,12 @@ class JobQueue:
     async def reclaim(self, consumer: str, count: int) -> list[Delivery]:
         """Entries idle past the visibility timeout, i.e. held by a worker that died."""
         idle_ms = int(self.settings.visibility_timeout * 1000)
+        # XAUTOCLAIM scans a limited stretch of the pending list per call: carry the cursor, so
+        # entries behind a long run of live ones are reached on later calls.
         reply: Any = await self.redis.xautoclaim(
-            self.keys.stream, GROUP, consumer, idle_ms, start_id="0-0", count=count
+            self.keys.stream, GROUP, consumer, idle_ms, start_id=self.reclaim_cursor, count=count
         )
+        self.reclaim_cursor = str(reply[0])
         claimed = reply[1]
         deliveries = [Delivery(entry, fields["job"]) for entry, fields in claimed if fields]
         gone = [entry for entry, fields in claimed if not fields]
@@ -293,6 +299,15 @@ class JobQueue:
             ],
         )
         return str(reply)
+
+    async def report_progress(self, delivery: Delivery, consumer: str, fraction: float) -> bool:
+        """Stores and sends progress, unless the job is no longer this worker's to run."""
+        event = encode({"type": "progress", "id": delivery.job_id, "progress": fraction})
+        reply = await self._progress(
+            keys=[self.keys.job(delivery.job_id)],
+            args=[*self.events.context, consumer, fraction, event],
+        )
+        return int(reply) == 1
 
     async def acknowledge(self, delivery: Delivery) -> str:
         """Drops a delivery whose job was cancelled (its state is already final)."""

@@ -19,12 +19,25 @@ from __future__ import annotations
 EMIT = r"""
 local SESSION_ROOT, INSTANCE_ROOT = ARGV[1], ARGV[2]
 local SESSION_TTL, LOG_MAX = tonumber(ARGV[3]), tonumber(ARGV[4])
+-- The counter is a few bytes: it outlives the log by far, so a session's numbering never
+-- starts over while one of its jobs may still report (a restarted count would hide events).
+local SEQ_TTL = SESSION_TTL * 100
+
+-- A job's state is kept `retention` seconds from the moment it becomes final; the dead-letter
+-- set forgets ids whose state is gone.
+local function finalize(job, dead, now)
+  local keep = tonumber(redis.call('HGET', job, 'retention'))
+  if keep then
+    redis.call('EXPIRE', job, keep)
+    if dead then redis.call('ZREMRANGEBYSCORE', dead, '-inf', now - keep) end
+  end
+end
 
 local function emit(session, body, logged)
   if not session or session == '' then return 0 end
   local base = SESSION_ROOT .. session
   local seq = redis.call('INCR', base .. ':seq')
-  redis.call('EXPIRE', base .. ':seq', SESSION_TTL)
+  redis.call('EXPIRE', base .. ':seq', SEQ_TTL)
   local event = '{"seq":' .. seq .. ',' .. string.sub(body, 2)
   if logged then
     -- pcall: a log that cannot take the entry must not abort the state change around it
@@ -43,10 +56,12 @@ end
 ENQUEUE = (
     EMIT
     + r"""
+-- A job has no TTL until it is final (retention counts from the end, so a backlog never
+-- expires). Re-running the same call (a client retry after a lost reply) changes nothing.
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local fields = {}
 for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('XADD', KEYS[2], '*', 'job', ARGV[5])
 redis.call('HINCRBY', KEYS[3], 'enqueued', 1)
 return emit(ARGV[7], ARGV[8], true)
@@ -77,6 +92,7 @@ local function start(entry, id)
     redis.call('HSET', job, 'status', 'dead', 'error', err, 'finished', now,
       'attempts', attempt - 1)
     redis.call('ZADD', dead, now, id)
+    finalize(job, dead, now)
     redis.call('XACK', stream, group, entry)
     redis.call('XDEL', stream, entry)
     redis.call('HINCRBY', stats, 'dead', 1)
@@ -115,6 +131,7 @@ redis.call('XDEL', stream, entry)
 if status ~= 'running' then return status or 'missing' end
 if outcome == 'succeeded' then
   redis.call('HSET', job, 'status', 'succeeded', 'result', value, 'finished', now, 'progress', '1')
+  finalize(job, nil, now)
   redis.call('HINCRBY', stats, 'succeeded', 1)
 else
   local attempt = redis.call('HGET', job, 'attempts')
@@ -126,6 +143,7 @@ else
   else
     redis.call('HSET', job, 'status', 'dead', 'finished', now)
     redis.call('ZADD', dead, now, id)
+    finalize(job, dead, tonumber(now))
     redis.call('HINCRBY', stats, 'dead', 1)
   end
 end
@@ -139,9 +157,11 @@ return outcome
 # stream entry, and the attempt it had started does not count.
 RELEASE = r"""
 local status, worker = unpack(redis.call('HMGET', KEYS[1], 'status', 'worker'))
+-- Another worker took it over (this one stalled): its entry is not ours to touch.
+if status == 'running' and worker ~= ARGV[7] then return 0 end
 redis.call('XACK', KEYS[2], ARGV[6], ARGV[5])
 redis.call('XDEL', KEYS[2], ARGV[5])
-if status ~= 'running' or worker ~= ARGV[7] then return 0 end
+if status ~= 'running' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'queued', 'worker', '')
 redis.call('HINCRBY', KEYS[1], 'attempts', -1)
 redis.call('XADD', KEYS[2], '*', 'job', ARGV[8])
@@ -159,6 +179,7 @@ if status == 'succeeded' or status == 'dead' or status == 'cancelled' then
   return {'final', status}
 end
 redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finished', ARGV[7])
+finalize(KEYS[1], nil, tonumber(ARGV[7]))
 redis.call('ZREM', KEYS[2], ARGV[5])
 redis.call('HINCRBY', KEYS[3], 'cancelled', 1)
 if status == 'running' then
@@ -188,9 +209,23 @@ REVIVE = r"""
 if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 redis.call('HSET', KEYS[1], 'status', 'queued', 'attempts', 0, 'worker', '')
+redis.call('PERSIST', KEYS[1])
 redis.call('XADD', KEYS[3], '*', 'job', ARGV[1])
 return 1
 """
+
+# KEYS: job. ARGV[5..]: worker, progress, event body. Only the worker running the job reports,
+# and never for a job that was cancelled or no longer exists.
+PROGRESS = (
+    EMIT
+    + r"""
+local status, worker, session = unpack(redis.call('HMGET', KEYS[1], 'status', 'worker', 'session'))
+if status ~= 'running' or worker ~= ARGV[5] then return 0 end
+redis.call('HSET', KEYS[1], 'progress', ARGV[6])
+emit(session, ARGV[7], true)
+return 1
+"""
+)
 
 # ARGV[5..]: session, body, logged ('1' or '0').
 EMIT_ONE = (
@@ -207,7 +242,7 @@ ATTACH = (
     + r"""
 local base = SESSION_ROOT .. ARGV[5]
 redis.call('SET', base .. ':route', ARGV[6], 'EX', SESSION_TTL)
-redis.call('EXPIRE', base .. ':seq', SESSION_TTL)
+redis.call('EXPIRE', base .. ':seq', SEQ_TTL)
 redis.call('EXPIRE', base .. ':log', SESSION_TTL)
 local head = tonumber(redis.call('GET', base .. ':seq') or '0')
 local after = tonumber(ARGV[7])
@@ -215,7 +250,7 @@ if after < 0 then after = head end
 if after > head then
   -- Redis lost this session's counter (a restart without persistence): continue numbering
   -- after what the client has seen, so its seq never goes backwards.
-  redis.call('SET', base .. ':seq', after, 'EX', SESSION_TTL)
+  redis.call('SET', base .. ':seq', ARGV[7], 'EX', SEQ_TTL)
   head = after
 end
 local events = {}

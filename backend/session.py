@@ -16,7 +16,13 @@ from typing import Any, Protocol
 from redis.exceptions import RedisError
 
 from backend.events import encode, event_seq
-from backend.protocol import PROTOCOL_VERSION, ErrorCode, ProtocolError, parse_message
+from backend.protocol import (
+    PROTOCOL_VERSION,
+    ErrorCode,
+    ProtocolError,
+    is_encodable,
+    parse_message,
+)
 from backend.ratelimit import TokenBucket
 from backend.requests import RequestHandler
 from backend.services import Services
@@ -166,6 +172,10 @@ class ClientSession:
             await self.handle(raw)
         except ProtocolError as exc:
             await self.reply_error(exc)
+        except Exception:  # a bug must cost one error reply, never the session
+            log.exception("session %s: failed to serve a message", self.id)
+            detail = "the server failed to handle this message; it has been logged"
+            await self.reply_error(ProtocolError(ErrorCode.INTERNAL, detail, _ref_of(raw)))
 
     # Messages ----------------------------------------------------------------------------------
 
@@ -198,5 +208,5 @@ def _ref_of(raw: str) -> object:
     with contextlib.suppress(ValueError):
         data = json.loads(raw)
         if isinstance(data, dict) and isinstance(data.get("ref"), str | int):
-            return data["ref"]
+            return data["ref"] if is_encodable(data["ref"]) else None
     return None

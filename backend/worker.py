@@ -9,6 +9,7 @@ waits `shutdown_grace` for in-flight jobs, and hands the rest back to the queue.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -33,6 +34,7 @@ from backend.tasks import TaskContext, TaskRegistry, load_tasks
 log = logging.getLogger("courier.worker")
 
 READ_BLOCK_MS = 1000
+CANCEL_MEMORY = 1000
 GATHER_SECONDS = 0.002
 RETRY_PAUSE = 0.5
 
@@ -54,6 +56,10 @@ class Worker:
         self.processed = 0
         self.running: dict[str, tuple[Delivery, asyncio.Task[None]]] = {}
         self.cancelled: set[str] = set()
+        self.draining = False
+        # Cancels seen for jobs not (yet) running here, newest last: a cancel can overtake the
+        # reply of the START call that marks the job running.
+        self.cancel_requests: collections.OrderedDict[str, None] = collections.OrderedDict()
         self.has_room = asyncio.Event()
         self.has_room.set()
         self.runner = TaskRunner(self.registry)
@@ -72,6 +78,7 @@ class Worker:
             async with asyncio.TaskGroup() as group:
                 loops = self._start_loops(group, redis, heartbeat)
                 await self._consume(stop)
+                self.draining = True  # no more take-overs: they would start jobs we then drop
                 await self._drain()
                 for loop in loops:
                     loop.cancel()
@@ -133,12 +140,12 @@ class Worker:
         block = 50 if self.burst else READ_BLOCK_MS
         try:
             return await self.queue.read(self.id, max(1, count), block)
-        except ResponseError as exc:
-            if "NOGROUP" in str(exc):  # Redis lost its data: recreate the group
-                await self.queue.ensure_group()
-                return []
-            raise
         except RedisError as exc:
+            if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
+                # Redis lost its data: recreate the group
+                with contextlib.suppress(RedisError):
+                    await self.queue.ensure_group()
+                return []
             log.warning("read failed, retrying: %s", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), RETRY_PAUSE)
@@ -153,8 +160,13 @@ class Worker:
             log.warning("could not start %d jobs (they stay pending): %s", len(deliveries), exc)
             return
         for delivery, started in zip(deliveries, starts, strict=True):
-            if started is not None:
-                self._launch(delivery, started)
+            if started is None:
+                continue
+            if delivery.job_id in self.cancel_requests:  # cancelled while we were starting it
+                with contextlib.suppress(RedisError):
+                    await self.queue.acknowledge(delivery)
+                continue
+            self._launch(delivery, started)
 
     def _launch(self, delivery: Delivery, started: Started) -> None:
         job = self._handle(delivery, started)
@@ -215,9 +227,8 @@ class Worker:
     def _progress(self, delivery: Delivery, started: Started) -> Callable[[float], Awaitable[None]]:
         async def report(fraction: float) -> None:
             fraction = round(min(1.0, max(0.0, fraction)), 4)
-            await self.queue.redis.hset(self.keys.job(delivery.job_id), "progress", fraction)
-            event = {"type": "progress", "id": delivery.job_id, "progress": fraction}
-            await self.queue.events.emit(started.session, event)
+            with contextlib.suppress(RedisError):  # progress is a courtesy; the job goes on
+                await self.queue.report_progress(delivery, self.id, fraction)
 
         return report
 
@@ -237,7 +248,7 @@ class Worker:
 
     async def _take_over(self) -> None:
         free = self._free_slots()
-        if free <= 0:
+        if free <= 0 or self.draining:
             return
         deliveries = await self.queue.reclaim(self.id, free)
         for delivery in deliveries:
@@ -264,7 +275,11 @@ class Worker:
             log.warning("ignoring a control message that is not JSON: %.80r", data)
             return
         if isinstance(message, dict) and message.get("action") == "cancel":
-            running = self.running.get(str(message.get("id")))
+            job_id = str(message.get("id"))
+            self.cancel_requests[job_id] = None
+            while len(self.cancel_requests) > CANCEL_MEMORY:
+                self.cancel_requests.popitem(last=False)
+            running = self.running.get(job_id)
             if running is not None:
                 log.info("cancelling job %s", message["id"])
                 self.cancelled.add(running[0].job_id)

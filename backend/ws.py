@@ -74,6 +74,6 @@ def _resume_params(websocket: WebSocket) -> tuple[str, int, str | None]:
     raw_after = params.get("after")
     if raw_after is None:
         return session_id, -1, None
-    if not raw_after.isdigit() or len(raw_after) > 18:
-        return session_id, -1, "after must be a non-negative integer"
+    if not raw_after.isdigit() or len(raw_after) > 12:  # Lua prints larger numbers as 1e+14
+        return session_id, -1, "after must be a non-negative integer below 10^12"
     return session_id, int(raw_after), None

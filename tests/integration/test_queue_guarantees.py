@@ -177,13 +177,14 @@ async def test_cancel_a_running_job_reports_no_result(stack: Stack, ws: Opener) 
     stack.worker()
     client = await ws(base)
     job = await client.job("", task="sleep", args={"seconds": 3})
-    await client.until(lambda e: e["type"] == "started" and e["id"] == job)
+    await client.until(lambda e: e["type"] == "progress" and e["id"] == job)
     await client.send({"type": "cancel", "id": job})
-    await client.until(lambda e: e["type"] == "cancelled" and e["id"] == job)
+    cancelled = await client.until(lambda e: e["type"] == "cancelled" and e["id"] == job)
+    wait_until(lambda: api(base, "/api/queue")[1]["in_flight"] == 0, 2, "the worker to drop it")
     next_job = await client.job("next")
     assert (await client.result_of(next_job))["result"] == "NEXT"
-    await client.quiet(0.5)
-    assert client.of(job, "result") == []
+    later = [e for e in client.events if e.get("id") == job and e["seq"] > cancelled["seq"]]
+    assert later == [], "no progress or result after cancelled"
     await client.send({"type": "cancel", "id": job, "ref": "again"})
     error = await client.until(lambda e: e["type"] == "error")
     assert (error["code"], error["ref"]) == ("already_finished", "again")

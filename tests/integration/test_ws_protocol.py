@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from backend.redis_server import RedisServer
@@ -157,13 +158,39 @@ async def test_foreign_origin_is_refused(ws: Opener, web: str) -> None:
     assert same.welcome["type"] == "welcome"
 
 
-@pytest.mark.parametrize("query", ["session=bad!", "session=short", "after=-1", "after=abc"])
-async def test_bad_resume_parameters_close_with_a_reason(ws: Opener, web: str, query: str) -> None:
-    with pytest.raises((ConnectionClosed, AssertionError)) as closed:
-        client = await ws(web, query)
-        await client.recv()
-    if isinstance(closed.value, ConnectionClosed):
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+@pytest.mark.parametrize(
+    "query",
+    ["session=bad!", "session=short", "after=-1", "after=abc", "after=1234567890123"],
+)
+async def test_bad_resume_parameters_close_with_1008(ws: Opener, web: str, query: str) -> None:
+    url = web.replace("http://", "ws://") + "/ws?" + query
+    async with connect(url) as connection:
+        with pytest.raises(ConnectionClosed) as closed:
+            await connection.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1008
+
+
+async def test_a_cursor_beyond_the_log_continues_from_there(ws: Opener, web: str) -> None:
+    client = await ws(web, "session=far-ahead-session&after=999999999999")
+    assert client.welcome["seq"] == 999_999_999_999
+    job = await client.job("still numbered")
+    assert (await client.result_of(job))["seq"] > 999_999_999_999
+    other = await ws(web)
+    assert (await other.result_of(await other.job("unaffected")))["result"] == "UNAFFECTED"
+
+
+async def test_unpaired_surrogates_are_refused_without_harming_others(ws: Opener, web: str) -> None:
+    client, other = await ws(web), await ws(web)
+    await client.send('{"type":"ping","ref":"\\ud800"}')
+    await client.send('{"type":"send","text":"\\udfff x","ref":"t"}')
+    await other.send({"type": "ping", "ref": "fine"})
+    errors = [await client.recv(), await client.recv()]
+    assert [(e["type"], e["code"], e["ref"]) for e in errors] == [
+        ("error", "invalid_message", None)
+    ] * 2
+    assert "surrogate" in errors[0]["detail"]
+    assert (await other.recv())["type"] == "pong"
 
 
 async def test_rate_limit_per_connection(ws: Opener, stack: Stack) -> None:
