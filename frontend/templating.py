@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
@@ -9,6 +10,19 @@ from fastapi.templating import Jinja2Templates
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
+
+
+def clock(ts: float) -> str:
+    """A message time as HH:MM (UTC); the exact instant goes in the datetime attribute."""
+    return time.strftime("%H:%M", time.gmtime(ts))
+
+
+def iso_time(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+templates.env.filters["clock"] = clock
+templates.env.filters["iso_time"] = iso_time
 
 
 def render_fragment(name: str, **context: object) -> str:
