@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from backend.settings import REDIS_SCHEMES, Settings, SettingsError, load_settings
 
 MAX_BENCH_JOBS = 1_000_000
+MAX_BENCH_MEMBERS = 1_000  # one socket each in the bench, and half as many per web process
+MAX_BENCH_MESSAGES = 100_000
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,13 +81,36 @@ def _add_bench(bench: argparse.ArgumentParser) -> None:
         metavar="C",
         help="jobs each worker runs at once (default COURIER_WORKER_CONCURRENCY or 16)",
     )
-    queue.add_argument(
+    _add_bench_common(queue)
+    fanout = kinds.add_parser(
+        "fanout",
+        help="chat messages/s and latency to every member of one room over 2 web processes",
+    )
+    fanout.add_argument(
+        "--members",
+        type=_members,
+        default=200,
+        metavar="M",
+        help="WebSockets in the room, split over the 2 web processes (default 200)",
+    )
+    fanout.add_argument(
+        "--messages",
+        type=_messages,
+        default=500,
+        metavar="N",
+        help="chat messages one member sends to the room (default 500)",
+    )
+    _add_bench_common(fanout)
+
+
+def _add_bench_common(bench: argparse.ArgumentParser) -> None:
+    bench.add_argument(
         "--redis-url",
         type=_redis_url,
         metavar="URL",
         help="use this Redis (keys under a bench-only prefix) instead of starting one",
     )
-    queue.add_argument("--json", action="store_true", help="print the figures as JSON")
+    bench.add_argument("--json", action="store_true", help="print the figures as JSON")
 
 
 def _add_listen_options(parser: argparse.ArgumentParser) -> None:
@@ -115,6 +140,14 @@ def _jobs(text: str) -> int:
 
 def _samples(text: str) -> int:
     return _between(text, 0, MAX_BENCH_JOBS)
+
+
+def _members(text: str) -> int:
+    return _between(text, 2, MAX_BENCH_MEMBERS)
+
+
+def _messages(text: str) -> int:
+    return _between(text, 1, MAX_BENCH_MESSAGES)
 
 
 def _between(text: str, low: int, high: int) -> int:
@@ -175,21 +208,33 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
         return run_worker(settings, burst=args.burst)
     if args.command == "bench":
-        from backend.bench import QueueBench, run_queue_bench
-
-        bench = QueueBench(
-            connections=args.connections,
-            jobs=args.jobs,
-            latency_jobs=args.latency_jobs,
-            workers=args.workers,
-            concurrency=args.concurrency or settings.worker_concurrency,
-            redis_url=args.redis_url,
-            as_json=args.json,
-        )
-        return run_queue_bench(bench)
+        return _bench(args, settings)
     from backend.subscriber import run_subscriber
 
     return run_subscriber(settings)
+
+
+def _bench(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.bench import FanoutBench, QueueBench, run_fanout_bench, run_queue_bench
+
+    if args.bench == "fanout":
+        fanout = FanoutBench(
+            members=args.members,
+            messages=args.messages,
+            redis_url=args.redis_url,
+            as_json=args.json,
+        )
+        return run_fanout_bench(fanout)
+    queue = QueueBench(
+        connections=args.connections,
+        jobs=args.jobs,
+        latency_jobs=args.latency_jobs,
+        workers=args.workers,
+        concurrency=args.concurrency or settings.worker_concurrency,
+        redis_url=args.redis_url,
+        as_json=args.json,
+    )
+    return run_queue_bench(queue)
 
 
 if __name__ == "__main__":

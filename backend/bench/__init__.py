@@ -1,17 +1,21 @@
-"""`courier bench queue`: queue throughput and latency, end to end, against real processes.
+"""`courier bench`: the app measured end to end, against real processes it starts and stops.
 
-A queued job costs something in every process it crosses: the client's socket, the web process
-(parse, enqueue script, pub/sub fan-in, socket writes), Redis, and the worker (read, start and
-settle scripts). Timing one piece alone hides where the time goes, so the bench starts the
-processes the way `courier run` does (its own redis-server unless given a URL, one `courier web`,
-W `courier worker`), drives them over `/ws` exactly as a client would, and stops all of them.
+`queue` measures queue throughput and latency; `fanout` measures a chat room's fan-out: one
+member's messages delivered to every member, across two web processes.
+
+A message costs something in every process it crosses: the client's socket, the web process
+(parse, Lua script, pub/sub fan-in, socket writes), Redis, and the worker. Timing one piece
+alone hides where the time goes, so a bench starts the processes the way `courier run` does (its
+own redis-server unless given a URL, `courier web`, `courier worker`), drives them over `/ws`
+exactly as a client would, and stops all of them.
 
 Processes are started, watched and stopped synchronously, outside any event loop; each phase's
-WebSocket client runs in its own short event loop, so CPU time can be read between phases. It
-measures and reports, and asserts nothing about timings; the test suite never runs it.
+WebSocket client runs in its own short event loop, so CPU time can be read between phases. A
+bench measures and reports, and asserts nothing about timings; the test suite never runs it.
 """
 
-from backend.bench.options import QueueBench
+from backend.bench.fanout_run import run_fanout_bench
+from backend.bench.options import FanoutBench, QueueBench
 from backend.bench.run import run_queue_bench
 
-__all__ = ["QueueBench", "run_queue_bench"]
+__all__ = ["FanoutBench", "QueueBench", "run_fanout_bench", "run_queue_bench"]

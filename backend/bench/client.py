@@ -1,11 +1,11 @@
-"""The bench's side of `/ws`: the job frames it sends and the events that end a job."""
+"""The bench's side of `/ws`: connections, the frames it sends and the events that end a job."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -70,14 +70,19 @@ class Client:
     async def send_job(self, ref: int) -> None:
         await self.socket.send(_job_frame(ref))
 
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.socket.send(json.dumps(message, separators=(",", ":")))
+
 
 @contextlib.asynccontextmanager
-async def connections(url: str, count: int) -> AsyncIterator[list[ClientConnection]]:
-    """`count` open connections to `url`, closed together on the way out. The close timeout is
-    short: a phase cut off at the time limit leaves unread frames that hold up a clean close."""
+async def connections(urls: Sequence[str], count: int) -> AsyncIterator[list[ClientConnection]]:
+    """`count` open connections, the i-th to `urls[i % len(urls)]` (an even split over several
+    web processes), closed together on the way out. The close timeout is short: a phase cut off
+    at the time limit leaves unread frames that hold up a clean close."""
     sockets: list[ClientConnection] = []
     try:
-        for _ in range(count):
+        for index in range(count):
+            url = urls[index % len(urls)]
             sockets.append(await connect(url, open_timeout=10, close_timeout=1))
         yield sockets
     finally:

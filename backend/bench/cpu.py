@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -20,6 +22,16 @@ def cpu_spent(before: dict[str, float], after: dict[str, float], wall: float) ->
     spent = {name: round(after[name] - before[name], 2) for name in before}
     spent["wall"] = round(wall, 2)
     return spent
+
+
+@contextlib.contextmanager
+def cpu_clock(pids: dict[str, int]) -> Iterator[dict[str, float]]:
+    """The CPU seconds each process spends inside the block, filled in on the way out (as
+    `cpu_spent` gives them), so a phase's figures leave out start-up and warm-up."""
+    spent: dict[str, float] = {}
+    before, started = cpu_snapshot(pids), time.monotonic()
+    yield spent
+    spent.update(cpu_spent(before, cpu_snapshot(pids), time.monotonic() - started))
 
 
 def _cpu_seconds(pid: int) -> float:

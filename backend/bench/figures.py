@@ -81,3 +81,18 @@ class Problems:
         self.count += 1
         if len(self.first) < MAX_PROBLEMS:
             self.first.append(message)
+
+
+@dataclass(frozen=True)
+class Fanout:
+    """The fan-out phase: one sender, every member of the room receiving every message."""
+
+    members: int
+    messages: int
+    window: int  # messages the sender keeps not yet back at itself
+    join_seconds: float  # first join until every member saw all the others
+    seconds: float  # first send until the last member received the last message
+    messages_per_second: float  # delivered to every member
+    deliveries_per_second: float  # one message to one member
+    latency_ms: Spread | None  # send to receipt, per delivery
+    cpu_seconds: dict[str, float]  # per process and for the machine, over the sends

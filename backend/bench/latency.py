@@ -13,7 +13,7 @@ WARMUP = 20  # unmeasured jobs before the latency phase's samples
 async def latency_phase(url: str, jobs: int, problems: Problems) -> list[float]:
     """Send, wait for its result, repeat; returns the seconds each measured job took."""
     samples: list[float] = []
-    async with connections(url, 1) as (socket,):
+    async with connections([url], 1) as (socket,):
         client = Client(socket, problems)
         await client.welcome()
         for ref in range(WARMUP + jobs):

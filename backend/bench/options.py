@@ -1,12 +1,26 @@
-"""What `courier bench queue` was asked to do, and the time limit every run keeps to."""
+"""What a bench was asked to do, what it starts for that, and the time limit every run keeps to."""
 
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-TIME_LIMIT = 120.0  # seconds for start-up and both phases; stopping adds a few more at most
+TIME_LIMIT = 120.0  # seconds for start-up and every phase; stopping adds a few more at most
+UNTHROTTLED = "1000000"  # a rate or burst far above anything a bench sends
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The processes a bench starts. `settings` are extra COURIER_* variables for every child,
+    for limits that would otherwise throttle that bench's traffic."""
+
+    webs: int = 1
+    workers: int = 0
+    concurrency: int = 16
+    redis_url: str | None = None
+    settings: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -21,16 +35,45 @@ class QueueBench:
     redis_url: str | None = None
     as_json: bool = False
 
+    def plan(self) -> Plan:
+        return Plan(1, self.workers, self.concurrency, self.redis_url)
+
     def command(self) -> str:
         """The command that repeats this run, every value spelled out (password hidden)."""
         argv = ["courier", "bench", "queue", "--connections", str(self.connections)]
         argv += ["--jobs", str(self.jobs), "--latency-jobs", str(self.latency_jobs)]
         argv += ["--workers", str(self.workers), "--concurrency", str(self.concurrency)]
-        if self.redis_url:
-            argv += ["--redis-url", hide_password(self.redis_url)]
-        if self.as_json:
-            argv.append("--json")
-        return shlex.join(argv)
+        return _joined(argv, self.redis_url, self.as_json)
+
+
+@dataclass(frozen=True)
+class FanoutBench:
+    """What `courier bench fanout` was asked to do."""
+
+    members: int = 200
+    messages: int = 500
+    redis_url: str | None = None
+    as_json: bool = False
+
+    def plan(self) -> Plan:
+        """Two web processes, so a room spans processes as it does behind a load balancer; the
+        chat limits are lifted, since one sender sends far faster than a person types."""
+        chat = {"COURIER_CHAT_RATE_LIMIT": UNTHROTTLED, "COURIER_CHAT_BURST": UNTHROTTLED}
+        return Plan(webs=2, redis_url=self.redis_url, settings=chat)
+
+    def command(self) -> str:
+        """The command that repeats this run, every value spelled out (password hidden)."""
+        argv = ["courier", "bench", "fanout", "--members", str(self.members)]
+        argv += ["--messages", str(self.messages)]
+        return _joined(argv, self.redis_url, self.as_json)
+
+
+def _joined(argv: list[str], redis_url: str | None, as_json: bool) -> str:
+    if redis_url:
+        argv += ["--redis-url", hide_password(redis_url)]
+    if as_json:
+        argv.append("--json")
+    return shlex.join(argv)
 
 
 def hide_password(url: str) -> str:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -75,3 +75,18 @@ async def _bounded(coroutine: Coroutine[Any, Any, T], deadline: float) -> T:
             return await coroutine
     finally:
         _sigterm.phase = None
+
+
+@contextlib.asynccontextmanager
+async def task_group() -> AsyncIterator[asyncio.TaskGroup]:
+    """A TaskGroup whose first failure comes out on its own, not inside an ExceptionGroup, so
+    `run_phase` can report it: as is when it is a BenchError or an OSError, else as a
+    BenchError (a connection the server closed, say)."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            yield group
+    except ExceptionGroup as failed:
+        first = failed.exceptions[0]
+        if isinstance(first, BenchError | OSError):
+            raise first from None
+        raise BenchError(repr(first)) from None

@@ -1,11 +1,18 @@
-"""The report of a run, and how it is printed: as text for people, as JSON for tools."""
+"""The report of a queue run, and the pieces every bench's report is printed with: as text for
+people, as JSON for tools."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from backend.bench.figures import Latency, Layout, Spread, Throughput
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+INDENT = " " * 14  # continuation lines line up under the first line's text
 
 
 @dataclass
@@ -25,9 +32,10 @@ class Report:
         return self.problem_count == 0
 
 
-def as_json(report: Report) -> str:
+def as_json(report: DataclassInstance, ok: bool) -> str:
+    """The report's fields as they are, with `ok` added, since a property is not a field."""
     body = asdict(report)
-    body["ok"] = report.ok
+    body["ok"] = ok
     return json.dumps(body, indent=2)
 
 
@@ -38,7 +46,8 @@ def format_report(report: Report) -> str:
     if report.latency is not None:
         lines += _latency_lines(report.latency)
     lines.append("")
-    lines += _verdict_lines(report)
+    ok = "every job got exactly one result, upper-cased, events in seq order"
+    lines += verdict_lines(report.problem_count, report.problems, ok)
     return "\n".join(lines)
 
 
@@ -49,6 +58,12 @@ def _header_lines(report: Report) -> list[str]:
         f"  command     {report.command}",
         f"  processes   1 web, {layout.workers} worker(s) (concurrency {layout.worker_concurrency})"
         f", {layout.redis}",
+        *machine_lines(layout),
+    ]
+
+
+def machine_lines(layout: Layout) -> list[str]:
+    return [
         f"  machine     {layout.cpus} CPUs, Python {layout.python}, {layout.platform}",
         f"  client      this process, {layout.client_loop}, WebSocket extensions: "
         f"{layout.websocket_extensions}",
@@ -56,27 +71,31 @@ def _header_lines(report: Report) -> list[str]:
 
 
 def _throughput_lines(figures: Throughput, cpus: int) -> list[str]:
-    wall = figures.cpu_seconds.get("wall", 0.0) or 1.0
-    machine = figures.cpu_seconds.get("machine", 0.0)
     return [
         "",
         f"  throughput  {figures.jobs} uppercase jobs over {figures.connections} connection(s),"
         f" up to {figures.window} outstanding per connection",
-        f"              {figures.jobs_per_second:,.0f} jobs/s"
+        f"{INDENT}{figures.jobs_per_second:,.0f} jobs/s"
         f" ({figures.seconds:.2f}s from first send to last result)",
-        f"              latency under load: {_spread(figures.latency_ms)}",
-        f"              CPU over the {wall:.2f}s phase: {_process_shares(figures, wall)}",
-        f"              whole machine: {machine:.2f}s busy,"
-        f" {machine / wall / cpus:.0%} of {cpus} CPUs",
+        f"{INDENT}latency under load: {spread_text(figures.latency_ms)}",
+        *cpu_lines(figures.cpu_seconds, cpus),
     ]
 
 
-def _process_shares(figures: Throughput, wall: float) -> str:
-    return ", ".join(
+def cpu_lines(cpu_seconds: dict[str, float], cpus: int) -> list[str]:
+    """Each process's CPU seconds over a phase, and the whole machine's: if the machine was much
+    busier than the processes listed, something else competed and the run should be repeated."""
+    wall = cpu_seconds.get("wall", 0.0) or 1.0
+    machine = cpu_seconds.get("machine", 0.0)
+    shares = ", ".join(
         f"{name} {seconds:.2f}s ({seconds / wall:.0%})"
-        for name, seconds in figures.cpu_seconds.items()
+        for name, seconds in cpu_seconds.items()
         if name not in ("wall", "machine")
     )
+    return [
+        f"{INDENT}CPU over the {wall:.2f}s phase: {shares}",
+        f"{INDENT}whole machine: {machine:.2f}s busy, {machine / wall / cpus:.0%} of {cpus} CPUs",
+    ]
 
 
 def _latency_lines(figures: Latency) -> list[str]:
@@ -84,17 +103,17 @@ def _latency_lines(figures: Latency) -> list[str]:
         "",
         f"  latency     {figures.jobs} jobs one at a time on one connection"
         f" (after {figures.warmup} unmeasured)",
-        f"              {_spread(figures.latency_ms)}",
+        f"{INDENT}{spread_text(figures.latency_ms)}",
     ]
 
 
-def _verdict_lines(report: Report) -> list[str]:
-    if report.ok:
-        return ["  ok: every job got exactly one result, upper-cased, events in seq order"]
-    return [f"  PROBLEMS: {report.problem_count}", *(f"    {p}" for p in report.problems)]
+def verdict_lines(count: int, problems: list[str], ok: str) -> list[str]:
+    if count == 0:
+        return [f"  ok: {ok}"]
+    return [f"  PROBLEMS: {count}", *(f"    {p}" for p in problems)]
 
 
-def _spread(spread: Spread | None) -> str:
+def spread_text(spread: Spread | None) -> str:
     if spread is None:
         return "no samples"
     return (

@@ -1,4 +1,4 @@
-"""The processes under test: a redis-server (unless given a URL), one web process, W workers."""
+"""The processes under test: a redis-server (unless given a URL), web processes, W workers."""
 
 from __future__ import annotations
 
@@ -17,40 +17,49 @@ import redis
 
 from backend.bench.children import STOP_GRACE, Child, terminate
 from backend.bench.messages import BenchError, say
-from backend.bench.options import QueueBench, hide_password
+from backend.bench.options import UNTHROTTLED, Plan, hide_password
 from backend.redis_server import RedisServer, RedisServerError, free_port
 from backend.supervisor import die_with_parent
 
 START_TIMEOUT = 30.0
-RATE_LIMIT = "1000000"  # messages/s per socket: far above what the bench sends
 
 
 @dataclass
 class Stack:
-    """A redis-server (unless given a URL), one web process and W workers, on a free port."""
+    """A redis-server (unless given a URL), the web processes and the workers, on free ports."""
 
-    options: QueueBench
+    plan: Plan
     directory: Path
     prefix: str = field(default_factory=lambda: f"bench-{secrets.token_hex(4)}:")
     redis: RedisServer | None = None
     redis_url: str = ""
-    base_url: str = ""
+    base_urls: list[str] = field(default_factory=list)
     children: list[Child] = field(default_factory=list)
 
     def start(self, deadline: float) -> None:
-        self.redis_url = _reachable(self.options.redis_url) or self._start_redis()
-        port = free_port()
-        self.base_url = f"http://127.0.0.1:{port}"
-        self.children = self._children(port)
+        self.redis_url = _reachable(self.plan.redis_url) or self._start_redis()
+        ports = _free_ports(self.plan.webs)
+        self.base_urls = [f"http://127.0.0.1:{port}" for port in ports]
+        self.children = self._webs(ports) + self._workers()
         env = self._environment()
         for child in self.children:
             child.start(env)
-        self._wait(deadline, "the web server's /readyz", self._web_ready)
-        self._wait(deadline, f"{self.options.workers} live workers", self._workers_live)
+        self._wait(deadline, "the web servers' /readyz", self._webs_ready)
+        if self.plan.workers:
+            self._wait(deadline, f"{self.plan.workers} live workers", self._workers_live)
+
+    @property
+    def base_url(self) -> str:
+        return self.base_urls[0]
 
     @property
     def ws_url(self) -> str:
-        return self.base_url.replace("http://", "ws://", 1) + "/ws"
+        return self.ws_urls[0]
+
+    @property
+    def ws_urls(self) -> list[str]:
+        """One `/ws` URL per web process, in the order they were started."""
+        return [url.replace("http://", "ws://", 1) + "/ws" for url in self.base_urls]
 
     def _start_redis(self) -> str:
         self.redis = RedisServer(data_dir=self.directory / "redis", persistent=False)
@@ -59,15 +68,19 @@ class Stack:
         except RedisServerError as exc:
             raise BenchError(f"could not start redis-server: {exc}") from None
 
-    def _children(self, port: int) -> list[Child]:
-        python = [sys.executable, "-m", "backend.cli"]
-        web = [*python, "web", "--host", "127.0.0.1", "--port", str(port)]
-        worker = [*python, "worker", "--concurrency", str(self.options.concurrency)]
-        children = [Child("web", web, self.directory / "web.log")]
-        for index in range(1, self.options.workers + 1):
-            name = f"worker-{index}"
-            children.append(Child(name, worker, self.directory / f"{name}.log"))
-        return children
+    def _webs(self, ports: list[int]) -> list[Child]:
+        """A lone web process is `web`, as `courier run` calls it; several are `web-1`, ..."""
+        webs = []
+        for index, port in enumerate(ports, start=1):
+            name = "web" if len(ports) == 1 else f"web-{index}"
+            argv = [*_courier(), "web", "--host", "127.0.0.1", "--port", str(port)]
+            webs.append(Child(name, argv, self.directory / f"{name}.log"))
+        return webs
+
+    def _workers(self) -> list[Child]:
+        argv = [*_courier(), "worker", "--concurrency", str(self.plan.concurrency)]
+        names = [f"worker-{index}" for index in range(1, self.plan.workers + 1)]
+        return [Child(name, argv, self.directory / f"{name}.log") for name in names]
 
     def _environment(self) -> dict[str, str]:
         """The user's COURIER_* settings are left out, so every run measures the same thing."""
@@ -76,9 +89,10 @@ class Stack:
             COURIER_REDIS_URL=self.redis_url,
             COURIER_KEY_PREFIX=self.prefix,
             COURIER_LOG_LEVEL="warning",
-            COURIER_RATE_LIMIT=RATE_LIMIT,
+            COURIER_RATE_LIMIT=UNTHROTTLED,  # messages/s per socket
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.plan.settings)
         return env
 
     def _wait(self, deadline: float, what: str, ready: Callable[[], bool]) -> None:
@@ -92,14 +106,14 @@ class Stack:
                 raise BenchError(f"timed out waiting for {what}\n{logs}")
             time.sleep(0.05)
 
-    def _web_ready(self) -> bool:
-        return _get_json(self.base_url + "/readyz") is not None
+    def _webs_ready(self) -> bool:
+        return all(_get_json(url + "/readyz") is not None for url in self.base_urls)
 
     def _workers_live(self) -> bool:
         report = _get_json(self.base_url + "/api/queue")
         workers = report.get("workers", []) if isinstance(report, dict) else []
         live = [w for w in workers if isinstance(w, dict) and w.get("state") != "gone"]
-        return len(live) >= self.options.workers
+        return len(live) >= self.plan.workers
 
     def pids(self) -> dict[str, int]:
         """The processes whose CPU time the report shows."""
@@ -121,12 +135,26 @@ class Stack:
 
     def stop(self) -> None:
         """Web first (no new jobs), then the workers, then Redis; SIGKILL whatever hangs."""
-        terminate([c for c in self.children if c.name == "web"])
-        terminate([c for c in self.children if c.name != "web"])
+        terminate([c for c in self.children if c.name.startswith("web")])
+        terminate([c for c in self.children if not c.name.startswith("web")])
         if self.redis is not None:
             self.redis.stop(timeout=STOP_GRACE)
         elif self.redis_url:
             _forget_keys(self.redis_url, self.prefix)
+
+
+def _courier() -> list[str]:
+    return [sys.executable, "-m", "backend.cli"]
+
+
+def _free_ports(count: int) -> list[int]:
+    """Distinct ports: the OS may hand out a port again once its probe socket is closed."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
 
 
 def _reachable(url: str | None) -> str | None:

@@ -97,7 +97,7 @@ async def throughput_phase(url: str, options: QueueBench, tally: Tally) -> str:
     """Opens every connection and waits for every welcome before the first send, so the clock
     measures jobs, not handshakes; returns the WebSocket extensions agreed to."""
     count = options.connections
-    async with connections(url, count) as sockets:
+    async with connections([url], count) as sockets:
         clients = [Client(socket, tally.problems) for socket in sockets]
         extensions = [await client.welcome() for client in clients]
         pipelines = [

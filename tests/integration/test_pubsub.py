@@ -124,7 +124,7 @@ async def test_subscriber_resubscribes_after_redis_restarts(tmp_path: Path, ws: 
             await asyncio.sleep(0.05)
         else:
             raise AssertionError(f"never re-subscribed:\n{subscriber.output()}")
-        assert "pub/sub connection restored" in subscriber.output()
+        wait_until(lambda: "pub/sub connection restored" in subscriber.output(), 5, "the log")
     finally:
         stack.stop()
         server.stop()
