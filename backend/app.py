@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from backend import api, health, ws
+from backend import api, consumers_api, health, ws
 from backend.connection import create_redis
 from backend.hub import EventHub
 from backend.keys import Keys
@@ -63,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(api.router)
+    app.include_router(consumers_api.router)
     app.include_router(ws.router)
     api.install_error_handlers(app)
     app.include_router(pages.router)

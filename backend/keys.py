@@ -98,3 +98,8 @@ class Keys:
     def rooms(self) -> str:
         """Sorted set of rooms by last activity, for the room picker."""
         return f"{self.prefix}rooms"
+
+    @property
+    def paused(self) -> str:
+        """Hash of consumer id (or `*` for all) -> "1" paused / "0" running."""
+        return f"{self.prefix}paused"

@@ -309,6 +309,16 @@ class JobQueue:
         )
         return int(reply) == 1
 
+    async def requeue(self, deliveries: list[Delivery]) -> None:
+        """Puts entries read but not started back in the stream (the worker was paused while
+        its read was waiting)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for delivery in deliveries:
+                pipe.xadd(self.keys.stream, {"job": delivery.job_id})
+                pipe.xack(self.keys.stream, GROUP, delivery.entry)
+                pipe.xdel(self.keys.stream, delivery.entry)
+            await pipe.execute()
+
     async def acknowledge(self, delivery: Delivery) -> str:
         """Drops a delivery whose job was cancelled (its state is already final)."""
         async with self.redis.pipeline(transaction=True) as pipe:

@@ -110,6 +110,11 @@ class Settings(BaseSettings):
         le=300,
         description="A room member whose web process stopped refreshing it this long is dropped.",
     )
+    admin_token: str | None = Field(
+        default=None,
+        min_length=8,
+        description="Token that pause/resume controls require; unset leaves them open.",
+    )
     allowed_origins: list[str] = Field(
         default_factory=list,
         description="Extra browser origins allowed to open WebSockets (same origin always is).",

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from backend.beating import beat_forever
 from backend.connection import create_redis
 from backend.consumers import ConsumerKind, ConsumerState, Heartbeat, new_consumer_id
+from backend.control import is_pause_message, is_paused
 from backend.events import SessionEvents
 from backend.execution import TaskRunner, describe, no_progress
 from backend.keys import Keys
@@ -44,27 +45,32 @@ class Subscriber:
         self.processed = 0
         self.running: set[asyncio.Task[None]] = set()
         self.slots = asyncio.Semaphore(settings.worker_concurrency)
+        self.paused = False
+        self.listening: asyncio.Task[None] | None = None
 
     def state(self) -> ConsumerState:
+        if self.paused:
+            return ConsumerState.PAUSED
         return ConsumerState.BUSY if self.running else ConsumerState.IDLE
 
     async def run(self, stop: asyncio.Event) -> None:
         redis = create_redis(self.settings)
+        self.redis = redis
         self.events = SessionEvents(redis, self.keys, self.settings)
         self.listener = ChannelListener(redis, [], self._on_message, patterns=[self.keys.topics])
+        control = ChannelListener(redis, [self.keys.control], self._on_control, self._sync_pause)
         heartbeat = Heartbeat(redis, self.keys, ConsumerKind.SUBSCRIBER, self.id)
         log.info("subscriber %s started", self.id)
         try:
             async with asyncio.TaskGroup() as group:
-                loops = [
-                    group.create_task(self.listener.run()),
-                    group.create_task(
-                        beat_forever(
-                            heartbeat, self.settings.heartbeat_interval, self.state, self._counters
-                        )
-                    ),
-                ]
+                self.group = group
+                beat = beat_forever(
+                    heartbeat, self.settings.heartbeat_interval, self.state, self._counters
+                )
+                loops = [group.create_task(beat), group.create_task(control.run())]
+                await self._sync_pause()
                 await stop.wait()
+                self._unsubscribe()
                 for loop in loops:
                     loop.cancel()
             await self._finish_running()
@@ -73,6 +79,31 @@ class Subscriber:
             self.runner.close()
             await redis.aclose()
             log.info("subscriber %s stopped after %d messages", self.id, self.processed)
+
+    def _on_control(self, channel: str, data: str) -> None:
+        if is_pause_message(data):
+            self.group.create_task(self._sync_pause())
+
+    async def _sync_pause(self) -> None:
+        """Paused means unsubscribed: what is published meanwhile never reaches this process."""
+        try:
+            paused = await is_paused(self.redis, self.keys, self.id)
+        except RedisError as exc:
+            log.warning("could not read the pause state: %s", exc)
+            return
+        if paused and self.listening is not None:
+            self._unsubscribe()
+            log.info("paused: unsubscribed")
+        elif not paused and self.listening is None:
+            self.listening = self.group.create_task(self.listener.run())
+            log.info("listening to every topic")
+        self.paused = paused
+
+    def _unsubscribe(self) -> None:
+        if self.listening is not None:
+            self.listening.cancel()
+            self.listening = None
+            self.listener.subscribed.clear()
 
     def _counters(self) -> dict[str, int]:
         subscribed = self.listener.subscribed.is_set()

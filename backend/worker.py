@@ -23,6 +23,7 @@ from redis.exceptions import RedisError, ResponseError
 from backend.beating import beat_forever
 from backend.connection import create_redis
 from backend.consumers import ConsumerKind, ConsumerState, Heartbeat, new_consumer_id
+from backend.control import is_pause_message, is_paused
 from backend.execution import TaskRunner, describe
 from backend.keys import Keys
 from backend.listener import ChannelListener
@@ -57,6 +58,9 @@ class Worker:
         self.running: dict[str, tuple[Delivery, asyncio.Task[None]]] = {}
         self.cancelled: set[str] = set()
         self.draining = False
+        self.unpaused = asyncio.Event()
+        self.unpaused.set()
+        self.checks: set[asyncio.Task[None]] = set()
         # Cancels seen for jobs not (yet) running here, newest last: a cancel can overtake the
         # reply of the START call that marks the job running.
         self.cancel_requests: collections.OrderedDict[str, None] = collections.OrderedDict()
@@ -66,7 +70,32 @@ class Worker:
 
     @property
     def state(self) -> ConsumerState:
+        if self.paused:
+            return ConsumerState.PAUSED
         return ConsumerState.BUSY if self.running else ConsumerState.IDLE
+
+    @property
+    def paused(self) -> bool:
+        return not self.unpaused.is_set()
+
+    def _recheck_pause(self) -> None:
+        task = asyncio.create_task(self._load_pause())
+        self.checks.add(task)
+        task.add_done_callback(self.checks.discard)
+
+    async def _load_pause(self) -> None:
+        """A paused worker finishes what it holds but takes no new job; they wait in the queue."""
+        try:
+            paused = await is_paused(self.queue.redis, self.keys, self.id)
+        except RedisError as exc:
+            log.warning("could not read the pause state: %s", exc)
+            return
+        if paused != self.paused:
+            log.info("%s", "paused" if paused else "resumed")
+        if paused:
+            self.unpaused.clear()
+        else:
+            self.unpaused.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         redis = create_redis(self.settings)
@@ -75,6 +104,7 @@ class Worker:
         log.info("worker %s started (concurrency %d)", self.id, self.concurrency)
         try:
             await self._wait_for_redis(self.queue, stop)
+            await self._load_pause()
             async with asyncio.TaskGroup() as group:
                 loops = self._start_loops(group, redis, heartbeat)
                 await self._consume(stop)
@@ -92,7 +122,7 @@ class Worker:
         self, group: asyncio.TaskGroup, redis: Redis, heartbeat: Heartbeat
     ) -> list[asyncio.Task[None]]:
         interval = self.settings.visibility_timeout / 3
-        control = ChannelListener(redis, [self.keys.control], self._on_control)
+        control = ChannelListener(redis, [self.keys.control], self._on_control, self._load_pause)
         counters = lambda: {"processed": self.processed, "running": len(self.running)}  # noqa: E731
         return [
             group.create_task(
@@ -123,6 +153,9 @@ class Worker:
             if not self.has_room.is_set():
                 await first_of(self.has_room.wait(), stop.wait())
                 continue
+            if self.paused:
+                await first_of(self.unpaused.wait(), stop.wait())
+                continue
             if busy:
                 # Jobs are arriving faster than one at a time: let a few more gather, so one
                 # read, one start and one settle round trip serve several jobs.
@@ -131,6 +164,9 @@ class Worker:
             if self.burst and not deliveries and not self.running:
                 return
             busy = len(deliveries) > 1
+            if self.paused and deliveries:  # paused while the read was waiting
+                await self._requeue(deliveries)
+                continue
             await self._start(deliveries)
 
     def _free_slots(self) -> int:
@@ -150,6 +186,12 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), RETRY_PAUSE)
             return []
+
+    async def _requeue(self, deliveries: list[Delivery]) -> None:
+        try:
+            await self.queue.requeue(deliveries)
+        except RedisError as exc:  # they stay pending and are taken over after the timeout
+            log.warning("could not requeue %d jobs: %s", len(deliveries), exc)
 
     async def _start(self, deliveries: list[Delivery]) -> None:
         """Starts a whole read in one call; if that fails the entries stay pending and are
@@ -269,6 +311,9 @@ class Worker:
             await asyncio.sleep(max(0.01, wait))
 
     def _on_control(self, channel: str, data: str) -> None:
+        if is_pause_message(data):
+            self._recheck_pause()
+            return
         try:
             message = json.loads(data)
         except ValueError:

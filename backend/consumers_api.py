@@ -1,0 +1,75 @@
+"""REST controls for consumers: list them, pause and resume one or all.
+
+When COURIER_ADMIN_TOKEN is set, these need `Authorization: Bearer <token>` (or the
+`X-Admin-Token` header); when it is not, they are open, and the lab page says so.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header
+from pydantic import BaseModel
+
+from backend.api import ERRORS, ApiError
+from backend.consumers import Consumer, ConsumerKind, list_consumers
+from backend.control import ALL, set_paused
+from backend.state import KeysDep, RedisDep, SettingsDep
+
+router = APIRouter(prefix="/api/consumers", tags=["consumers"])
+
+
+def require_admin(
+    settings: SettingsDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_admin_token: Annotated[str | None, Header()] = None,
+) -> None:
+    expected = settings.admin_token
+    if expected is None:
+        return
+    given = x_admin_token or (authorization or "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise ApiError(401, "unauthorized", "this control needs the admin token")
+
+
+AdminDep = Annotated[None, Depends(require_admin)]
+
+
+class ConsumerList(BaseModel):
+    workers: list[Consumer]
+    subscribers: list[Consumer]
+    controls_open: bool
+
+
+class PauseChange(BaseModel):
+    consumer: str
+    paused: bool
+
+
+@router.get("")
+async def consumers(redis: RedisDep, keys: KeysDep, settings: SettingsDep) -> ConsumerList:
+    """Workers and subscribers with their state (idle, busy, paused, gone)."""
+    timeout = settings.heartbeat_timeout
+    return ConsumerList(
+        workers=await list_consumers(redis, keys, ConsumerKind.WORKER, timeout),
+        subscribers=await list_consumers(redis, keys, ConsumerKind.SUBSCRIBER, timeout),
+        controls_open=settings.admin_token is None,
+    )
+
+
+@router.post("/{consumer_id}/{action}", responses={**ERRORS, 401: ERRORS[422]})
+async def pause_or_resume(
+    consumer_id: str,
+    action: Literal["pause", "resume"],
+    redis: RedisDep,
+    keys: KeysDep,
+    _: AdminDep,
+) -> PauseChange:
+    """Pauses or resumes one consumer, or all with `*`. A paused worker takes no new job (they
+    wait in the queue); a paused subscriber unsubscribes (what is published meanwhile is lost
+    to it)."""
+    if consumer_id != ALL and not consumer_id.strip():
+        raise ApiError(422, "invalid_request", "name a consumer id, or * for all")
+    await set_paused(redis, keys, consumer_id, action == "pause")
+    return PauseChange(consumer=consumer_id, paused=action == "pause")
