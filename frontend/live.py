@@ -10,7 +10,7 @@ from starlette.websockets import WebSocketState
 
 from backend.origin import is_allowed_origin
 from backend.state import app_state
-from backend.status import read_status
+from backend.status import SystemStatus, read_status
 from frontend.templating import render_fragment
 
 router = APIRouter(include_in_schema=False)
@@ -40,13 +40,36 @@ async def status_socket(websocket: WebSocket) -> None:
                 status = await read_status(
                     state["redis"], state["keys"], settings.heartbeat_timeout
                 )
-                html = render_fragment("fragments/status.html", status=status, oob=True)
+                html = render_status(status)
                 if html != last:
                     await websocket.send_text(html)
                     last = html
                 await asyncio.sleep(STATUS_EVERY)
     except* (WebSocketDisconnect, RuntimeError, OSError):
         log.debug("status socket closed")
+
+
+def render_status(status: SystemStatus) -> str:
+    """The status card and both lanes' consumer chips, each swapped in by id."""
+    return "".join(
+        [
+            render_fragment("fragments/status.html", status=status, oob=True),
+            render_fragment(
+                "fragments/lab_consumers.html",
+                kind="worker",
+                title="Workers",
+                consumers=status.workers,
+                oob=True,
+            ),
+            render_fragment(
+                "fragments/lab_consumers.html",
+                kind="subscriber",
+                title="Subscribers",
+                consumers=status.subscribers,
+                oob=True,
+            ),
+        ]
+    )
 
 
 async def _drain(websocket: WebSocket) -> None:

@@ -17,4 +17,5 @@ async def home(
     request: Request, redis: RedisDep, keys: KeysDep, settings: SettingsDep
 ) -> HTMLResponse:
     status = await read_status(redis, keys, settings.heartbeat_timeout)
-    return templates.TemplateResponse(request, "index.html", {"status": status})
+    context = {"status": status, "controls_open": settings.admin_token is None, "active": "home"}
+    return templates.TemplateResponse(request, "index.html", context)

@@ -1,0 +1,187 @@
+"""The live lab: one message sent to the queue and to pub/sub at once, shown side by side.
+
+The lab socket is an ordinary ClientSession underneath. Its transport turns the page's form into
+two `send` messages (one per lane) and each session event into the fragment that shows it, and
+keeps the per-lane counters the page displays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import statistics
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse
+
+from backend.control import set_paused
+from backend.origin import is_allowed_origin
+from backend.session import ClientSession, Disconnected, Transport
+from backend.state import KeysDep, RedisDep, SettingsDep, app_state
+from backend.ws import CLOSE_POLICY, StarletteTransport
+from frontend.templating import render_fragment
+
+router = APIRouter(include_in_schema=False)
+
+BURST = 10
+MAX_TEXT = 200
+
+
+@dataclass
+class Lane:
+    """What one lane shows: counters over this visitor's messages."""
+
+    sent: int = 0
+    processed: int = 0
+    lost: int = 0
+    duplicates: int = 0
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=500))
+
+    @property
+    def p50(self) -> float | None:
+        return statistics.median(self.latencies) if self.latencies else None
+
+
+@dataclass
+class Sent:
+    lane: str
+    text: str
+    at: float
+    results: int = 0
+
+
+class LabTransport:
+    """Between the lab page (htmx) and the session (JSON protocol)."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.pending: deque[str] = deque()
+        self.sent: dict[str, Sent] = {}  # by ref, then also by job/message id
+        self.lanes = {"queue": Lane(), "pubsub": Lane()}
+        self.lock = asyncio.Lock()
+
+    async def receive_text(self) -> str:
+        while not self.pending:
+            self._expand(json.loads(await self.inner.receive_text()))
+        return self.pending.popleft()
+
+    def _expand(self, form: Any) -> None:
+        """One submitted form: the same text to both lanes, once or BURST times."""
+        if not isinstance(form, dict):
+            return
+        text = str(form.get("text") or "hello")[:MAX_TEXT]
+        count = BURST if form.get("burst") else 1
+        for i in range(count):
+            body = f"{text} #{i + 1}" if count > 1 else text
+            for lane in ("queue", "pubsub"):
+                ref = secrets.token_hex(4)
+                self.sent[ref] = Sent(lane, body, time.monotonic())
+                self.lanes[lane].sent += 1
+                message = {"type": "send", "mode": lane, "text": body, "ref": ref}
+                self.pending.append(json.dumps(message))
+
+    async def send_text(self, data: str) -> None:
+        html = self.render(json.loads(data))
+        if html:
+            async with self.lock:
+                await self.inner.send_text(html)
+
+    def render(self, event: dict[str, Any]) -> str:
+        kind = event.get("type")
+        if kind == "accepted":
+            return self._accepted(event)
+        sent = self.sent.get(str(event.get("id")))
+        if sent is None:
+            return ""
+        if kind == "started":
+            return render_fragment("fragments/lab_job.html", job=event, sent=sent, state="taken")
+        if kind in ("result", "failed"):
+            return self._finished(event, sent)
+        return ""
+
+    def _accepted(self, event: dict[str, Any]) -> str:
+        sent = self.sent.pop(str(event.get("ref")), None)
+        if sent is None:
+            return ""
+        self.sent[str(event["id"])] = sent
+        if sent.lane == "queue":
+            html = render_fragment("fragments/lab_job.html", job=event, sent=sent, state="waiting")
+            return html + self._counters()
+        if event.get("receivers") == 0:
+            self.lanes["pubsub"].lost += 1
+        html = render_fragment("fragments/lab_broadcast.html", message=event, sent=sent)
+        return html + self._counters()
+
+    def _finished(self, event: dict[str, Any], sent: Sent) -> str:
+        lane = self.lanes[sent.lane]
+        latency = (time.monotonic() - sent.at) * 1000
+        sent.results += 1
+        if sent.lane == "queue" and sent.results > 1:
+            lane.duplicates += 1
+        if event.get("type") == "result" or event.get("final"):
+            lane.processed += 1
+            lane.latencies.append(latency)
+        template = "fragments/lab_job.html" if sent.lane == "queue" else "fragments/lab_reply.html"
+        state = "done" if event["type"] == "result" else "failed"
+        html = render_fragment(template, job=event, sent=sent, state=state, latency=latency)
+        return html + self._counters()
+
+    def _counters(self) -> str:
+        return "".join(
+            render_fragment("fragments/lab_counters.html", lane_name=name, lane=lane, oob=True)
+            for name, lane in self.lanes.items()
+        )
+
+    async def close(self, code: int, reason: str) -> None:
+        await self.inner.close(code, reason)
+
+
+@router.websocket("/ui/lab/ws")
+async def lab_socket(websocket: WebSocket) -> None:
+    state = app_state(websocket)
+    settings = state["settings"]
+    origin = websocket.headers.get("origin")
+    if not is_allowed_origin(origin, websocket.headers.get("host"), settings.allowed_origins):
+        await websocket.close(CLOSE_POLICY, "origin not allowed")
+        return
+    await websocket.accept()
+    transport = LabTransport(StarletteTransport(websocket))
+    session = ClientSession(secrets.token_urlsafe(16), transport, state["services"])
+    with contextlib.suppress(WebSocketDisconnect, Disconnected):
+        await session.run(after=-1)
+
+
+@router.post("/ui/consumers/{consumer_id}/{action}", response_class=HTMLResponse)
+async def control(
+    consumer_id: str,
+    action: str,
+    request: Request,
+    *,
+    redis: RedisDep,
+    keys: KeysDep,
+    settings: SettingsDep,
+) -> HTMLResponse:
+    """The lab's pause and resume buttons; the status socket shows the effect within a second."""
+    form = parse_qs((await request.body())[:4096].decode(errors="replace"))
+    token = form.get("token", [""])[0]
+    if action not in ("pause", "resume"):
+        return _notice(f"unknown action {action!r}", 422)
+    if settings.admin_token is not None and not secrets.compare_digest(
+        token.encode(), settings.admin_token.encode()
+    ):
+        return _notice("the admin token is missing or wrong", 401)
+    await set_paused(redis, keys, consumer_id, action == "pause")
+    target = "every consumer" if consumer_id == "*" else consumer_id
+    return _notice(f"asked {target} to {action}", 200)
+
+
+def _notice(text: str, status: int) -> HTMLResponse:
+    """Always 200, so htmx shows the words; the JSON API under /api answers with real codes."""
+    return HTMLResponse(render_fragment("fragments/lab_notice.html", text=text, ok=status == 200))
