@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_bench(bench: argparse.ArgumentParser) -> None:
     kinds = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
+    _add_queue_bench(kinds)
+    _add_fanout_bench(kinds)
+
+
+def _add_queue_bench(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     queue = kinds.add_parser(
         "queue",
         help="queue jobs/s and latency through /ws, against processes it starts and stops",
@@ -82,6 +87,9 @@ def _add_bench(bench: argparse.ArgumentParser) -> None:
         help="jobs each worker runs at once (default COURIER_WORKER_CONCURRENCY or 16)",
     )
     _add_bench_common(queue)
+
+
+def _add_fanout_bench(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fanout = kinds.add_parser(
         "fanout",
         help="chat messages/s and latency to every member of one room over 2 web processes",
@@ -218,13 +226,9 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
     from backend.bench import FanoutBench, QueueBench, run_fanout_bench, run_queue_bench
 
     if args.bench == "fanout":
-        fanout = FanoutBench(
-            members=args.members,
-            messages=args.messages,
-            redis_url=args.redis_url,
-            as_json=args.json,
+        return run_fanout_bench(
+            FanoutBench(args.members, args.messages, args.redis_url, as_json=args.json)
         )
-        return run_fanout_bench(fanout)
     queue = QueueBench(
         connections=args.connections,
         jobs=args.jobs,
