@@ -13,6 +13,9 @@ from backend.autopipeline import BatchedScript, ScriptPipeline
 from backend.keys import Keys
 from backend.settings import Settings
 
+# The seq counter outlives the log by this factor (see scripts.EMIT's SEQ_TTL).
+SEQ_TTL_FACTOR = 100
+
 
 def encode(event: dict[str, Any]) -> str:
     """Compact JSON for an event body; `emit` prepends its `seq`."""

@@ -17,7 +17,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from backend.events import SessionEvents
+from backend.events import SEQ_TTL_FACTOR, SessionEvents
 from backend.keys import Keys
 from backend.listener import ChannelListener
 from backend.process import stop_if_cancelled
@@ -102,7 +102,8 @@ class EventHub:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for session in list(self.sinks):
                         pipe.expire(self.keys.session_route(session), self.settings.session_ttl)
-                        pipe.expire(self.keys.session_seq(session), self.settings.session_ttl)
+                        seq_ttl = self.settings.session_ttl * SEQ_TTL_FACTOR
+                        pipe.expire(self.keys.session_seq(session), seq_ttl)
                         pipe.expire(self.keys.session_log(session), self.settings.session_ttl)
                     await pipe.execute()
             except RedisError as exc:

@@ -92,7 +92,8 @@ redis.call('LPUSH', history, body)
 redis.call('LTRIM', history, 0, tonumber(ARGV[12]) - 1)
 redis.call('ZADD', rooms, now, room)
 local mine = string.sub(body, 1, -2) .. ',"mine":true,"ref":' .. ARGV[13] .. '}'
-local sessions = live_members(presence, names, now, stale)
+local sessions, gone = live_members(presence, names, now, stale)
+if gone > 0 then broadcast(sessions, presence_body(room, names, sessions)) end
 for _, s in ipairs(sessions) do emit(s, s == session and mine or body, true) end
 return #sessions
 """
