@@ -22,7 +22,7 @@ from backend.services import Services
 from backend.settings import Settings
 from backend.state import AppState
 from backend.tasks import load_tasks
-from frontend import chat, lab, live, pages
+from frontend import chat, jobs, lab, live, pages
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -70,5 +70,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(live.router)
     app.include_router(chat.router)
     app.include_router(lab.router)
+    app.include_router(jobs.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
