@@ -15,6 +15,7 @@ from backend import api, consumers_api, health, ws
 from backend.connection import create_redis
 from backend.hub import EventHub
 from backend.keys import Keys
+from backend.metrics import Sampler
 from backend.pubsub import Publisher
 from backend.queue import JobQueue
 from backend.rooms import Rooms
@@ -22,7 +23,7 @@ from backend.services import Services
 from backend.settings import Settings
 from backend.state import AppState
 from backend.tasks import load_tasks
-from frontend import chat, jobs, lab, live, pages
+from frontend import chat, dashboard, jobs, lab, live, pages
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -46,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
         background = [
             asyncio.create_task(hub.run(), name="event hub"),
             asyncio.create_task(services.rooms.run(), name="room presence"),
+            asyncio.create_task(Sampler(redis, keys).run(), name="metrics sampler"),
         ]
         try:
             yield AppState(settings=settings, keys=keys, redis=redis, services=services)
@@ -71,5 +73,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(chat.router)
     app.include_router(lab.router)
     app.include_router(jobs.router)
+    app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from backend.connection import check_redis
-from backend.state import KeysDep, RedisDep, SettingsDep
+from backend.metrics import prometheus_text, recent_latencies
+from backend.state import KeysDep, RedisDep, ServicesDep, SettingsDep
 from backend.status import SystemStatus, read_status
 
 router = APIRouter(tags=["health"])
@@ -25,6 +28,19 @@ async def readyz(redis: RedisDep) -> JSONResponse:
     if error is not None:
         return JSONResponse({"status": "unavailable", "redis": "down", "reason": error}, 503)
     return JSONResponse({"status": "ready", "redis": "up"})
+
+
+@router.get("/metrics", response_class=PlainTextResponse, tags=["metrics"])
+async def metrics(services: ServicesDep, redis: RedisDep, keys: KeysDep) -> PlainTextResponse:
+    """Prometheus metrics: queue, jobs, pub/sub, consumers and job latency."""
+    stats = await services.queue.stats()
+    pubsub = await services.publisher.stats()
+    status = await read_status(redis, keys, services.settings.heartbeat_timeout)
+    latencies = await recent_latencies(redis, keys, time.time() - 60)
+    text = prometheus_text(
+        stats.model_dump(), pubsub.model_dump(), status.workers + status.subscribers, latencies
+    )
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
 
 @router.get("/api/status")

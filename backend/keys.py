@@ -103,3 +103,17 @@ class Keys:
     def paused(self) -> str:
         """Hash of consumer id (or `*` for all) -> "1" paused / "0" running."""
         return f"{self.prefix}paused"
+
+    @property
+    def latencies(self) -> str:
+        """List of recent "<finished> <seconds>" job latencies, newest first (capped)."""
+        return f"{self.prefix}queue:latencies"
+
+    @property
+    def samples(self) -> str:
+        """List of dashboard samples (JSON), newest first, one every few seconds."""
+        return f"{self.prefix}metrics:samples"
+
+    def sample_slot(self, slot: int) -> str:
+        """Claimed by the one web process that takes the sample for this time slot."""
+        return f"{self.prefix}metrics:slot:{slot}"

@@ -285,7 +285,14 @@ class JobQueue:
         """Stores the outcome and acknowledges the entry (only if the job is still running)."""
         keys, job_id = self.keys, outcome.delivery.job_id
         reply = await self._settle(
-            keys=[keys.job(job_id), keys.stream, keys.delayed, keys.dead, keys.stats],
+            keys=[
+                keys.job(job_id),
+                keys.stream,
+                keys.delayed,
+                keys.dead,
+                keys.stats,
+                keys.latencies,
+            ],
             args=[
                 *self.events.context,
                 outcome.delivery.entry,

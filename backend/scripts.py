@@ -115,7 +115,7 @@ return rows
 """
 )
 
-# KEYS: job, stream, delayed, dead, stats. ARGV[5..]: entry, group, now, job id, outcome
+# KEYS: job, stream, delayed, dead, stats, latencies. ARGV[5..]: entry, group, now, job id, outcome
 # ('succeeded' | 'retry' | 'dead'), value (result JSON or error), due time, event body.
 # Only a job still running is settled: a cancelled one, or one another worker already finished
 # after taking it over, is just acknowledged.
@@ -123,6 +123,7 @@ SETTLE = (
     EMIT
     + r"""
 local job, stream, delayed, dead, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local latencies = KEYS[6]
 local entry, group, now, id = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local outcome, value, due, body = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 local status = redis.call('HGET', job, 'status')
@@ -133,6 +134,10 @@ if outcome == 'succeeded' then
   redis.call('HSET', job, 'status', 'succeeded', 'result', value, 'finished', now, 'progress', '1')
   finalize(job, nil, now)
   redis.call('HINCRBY', stats, 'succeeded', 1)
+  -- created-to-finished, for the dashboard and /metrics: "<finished> <seconds>", newest first
+  local created = tonumber(redis.call('HGET', job, 'created') or now)
+  redis.call('LPUSH', latencies, now .. ' ' .. string.format('%.6f', tonumber(now) - created))
+  redis.call('LTRIM', latencies, 0, 1999)
 else
   local attempt = redis.call('HGET', job, 'attempts')
   redis.call('HSET', job, 'error', value, 'error:' .. attempt, value)

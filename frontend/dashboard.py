@@ -1,0 +1,77 @@
+"""The dashboard: queue depth, throughput and latency over the last minutes, consumers with their
+heartbeats, and Redis facts, refreshed live over a socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse
+from redis.exceptions import RedisError
+
+from backend.metrics import read_samples, redis_facts
+from backend.origin import is_allowed_origin
+from backend.state import AppState, app_state
+from backend.status import read_status
+from backend.ws import CLOSE_POLICY
+from frontend.charts import Series, chart
+from frontend.templating import render_fragment, templates
+
+router = APIRouter(include_in_schema=False)
+
+REFRESH = 2.0
+
+
+async def dashboard_context(state: AppState) -> dict[str, object]:
+    redis, keys = state["redis"], state["keys"]
+    status = await read_status(redis, keys, state["settings"].heartbeat_timeout)
+    try:
+        samples = await read_samples(redis, keys)
+        facts = await redis_facts(redis)
+    except RedisError:
+        samples, facts = [], None
+    ms = [s.p50 * 1000 if s.p50 is not None else None for s in samples]
+    ms95 = [s.p95 * 1000 if s.p95 is not None else None for s in samples]
+    charts = [
+        chart("Queue", "jobs", [
+            Series("waiting", [float(s.depth) for s in samples], "s1"),
+            Series("in flight", [float(s.in_flight) for s in samples], "s2"),
+        ]),
+        chart("Throughput", "jobs/s", [Series("finished", [s.rate for s in samples], "s1")]),
+        chart("Latency, enqueue to result", "ms", [
+            Series("p50", ms, "s1"), Series("p95", ms95, "s2"),
+        ]),
+    ]  # fmt: skip
+    return {"status": status, "charts": charts, "facts": facts, "now": time.time()}
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+async def dashboard(request: Request) -> HTMLResponse:
+    context = await dashboard_context(app_state(request))
+    return templates.TemplateResponse(request, "dashboard.html", {**context, "active": "dashboard"})
+
+
+@router.websocket("/ui/ws/dashboard")
+async def dashboard_socket(websocket: WebSocket) -> None:
+    state = app_state(websocket)
+    settings = state["settings"]
+    origin = websocket.headers.get("origin")
+    if not is_allowed_origin(origin, websocket.headers.get("host"), settings.allowed_origins):
+        await websocket.close(CLOSE_POLICY, "origin not allowed")
+        return
+    await websocket.accept()
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+        async with asyncio.TaskGroup() as group:
+            group.create_task(_drain(websocket))
+            while True:
+                context = await dashboard_context(state)
+                html = render_fragment("fragments/dashboard_body.html", oob=True, **context)
+                await websocket.send_text(html)
+                await asyncio.sleep(REFRESH)
+
+
+async def _drain(websocket: WebSocket) -> None:
+    while True:
+        await websocket.receive_text()
