@@ -51,3 +51,8 @@ async def paused_ids(redis: Redis, keys: Keys, consumer_ids: list[str]) -> set[s
 
 def is_pause_message(data: str) -> bool:
     return data == RECHECK
+
+
+async def request_crash(redis: Redis, keys: Keys, consumer_id: str) -> None:
+    """Asks one worker to die at once, as if killed: the lab's "a worker dies" scenario."""
+    await redis.publish(keys.control, json.dumps({"action": "crash", "consumer": consumer_id}))

@@ -13,6 +13,7 @@ import collections
 import contextlib
 import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -35,6 +36,7 @@ from backend.tasks import TaskContext, TaskRegistry, load_tasks
 log = logging.getLogger("courier.worker")
 
 READ_BLOCK_MS = 1000
+CRASH_EXIT = 70
 CANCEL_MEMORY = 1000
 GATHER_SECONDS = 0.002
 RETRY_PAUSE = 0.5
@@ -319,7 +321,12 @@ class Worker:
         except ValueError:
             log.warning("ignoring a control message that is not JSON: %.80r", data)
             return
-        if isinstance(message, dict) and message.get("action") == "cancel":
+        if not isinstance(message, dict):
+            return
+        if message.get("action") == "crash" and message.get("consumer") == self.id:
+            log.warning("crashing on request, leaving %d jobs in flight", len(self.running))
+            os._exit(CRASH_EXIT)  # no cleanup, no hand-back: what a killed worker leaves behind
+        if message.get("action") == "cancel":
             job_id = str(message.get("id"))
             self.cancel_requests[job_id] = None
             while len(self.cancel_requests) > CANCEL_MEMORY:

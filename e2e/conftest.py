@@ -41,7 +41,12 @@ def e2e_stack(e2e_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory) 
     stack = Stack(
         e2e_redis.url,
         tmp_path_factory.mktemp("e2e-logs"),
-        {"heartbeat_interval": "0.2", "heartbeat_timeout": "1", "retry_backoff": "0.05"},
+        {
+            "heartbeat_interval": "0.2",
+            "heartbeat_timeout": "1",
+            "retry_backoff": "0.05",
+            "visibility_timeout": "2",
+        },
     )
     stack.base_url = stack.web()  # type: ignore[attr-defined]
     yield stack

@@ -26,6 +26,7 @@ from backend.origin import is_allowed_origin
 from backend.session import ClientSession, Disconnected, Transport
 from backend.state import KeysDep, RedisDep, SettingsDep, app_state
 from backend.ws import CLOSE_POLICY, StarletteTransport
+from frontend.scenarios import Scenarios
 from frontend.templating import render_fragment
 
 router = APIRouter(include_in_schema=False)
@@ -55,43 +56,110 @@ class Sent:
     text: str
     at: float
     results: int = 0
+    consumer: str = ""
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class LabTransport:
     """Between the lab page (htmx) and the session (JSON protocol)."""
 
-    def __init__(self, inner: Transport) -> None:
+    def __init__(
+        self, inner: Transport, scenarios: Scenarios | None = None, token: str | None = None
+    ) -> None:
         self.inner = inner
-        self.pending: deque[str] = deque()
+        self.scenarios = scenarios
+        self.token = token
+        self.pending: asyncio.Queue[str | None] = asyncio.Queue()
         self.sent: dict[str, Sent] = {}  # by ref, then also by job/message id
         self.lanes = {"queue": Lane(), "pubsub": Lane()}
         self.lock = asyncio.Lock()
+        self.reader: asyncio.Task[None] | None = None
+        self.scenario: asyncio.Task[None] | None = None
 
     async def receive_text(self) -> str:
-        while not self.pending:
-            self._expand(json.loads(await self.inner.receive_text()))
-        return self.pending.popleft()
+        """Messages come from the visitor's forms and from a running scenario alike."""
+        if self.reader is None:
+            self.reader = asyncio.create_task(self._read_forms())
+        message = await self.pending.get()
+        if message is None:
+            raise Disconnected
+        return message
 
-    def _expand(self, form: Any) -> None:
-        """One submitted form: the same text to both lanes, once or BURST times."""
-        if not isinstance(form, dict):
-            return
-        text = str(form.get("text") or "hello")[:MAX_TEXT]
-        count = BURST if form.get("burst") else 1
+    async def _read_forms(self) -> None:
+        try:
+            while True:
+                form = json.loads(await self.inner.receive_text())
+                if isinstance(form, dict) and form.get("scenario"):
+                    await self._start_scenario(form)
+                elif isinstance(form, dict):
+                    count = BURST if form.get("burst") else 1
+                    self.send_both(str(form.get("text") or "hello")[:MAX_TEXT], count)
+        except Disconnected:
+            self.pending.put_nowait(None)
+        finally:
+            if self.scenario is not None:
+                self.scenario.cancel()
+
+    def send_both(self, text: str, count: int) -> None:
+        """The same text to both lanes, `count` times."""
         for i in range(count):
             body = f"{text} #{i + 1}" if count > 1 else text
             for lane in ("queue", "pubsub"):
-                ref = secrets.token_hex(4)
-                self.sent[ref] = Sent(lane, body, time.monotonic())
-                self.lanes[lane].sent += 1
-                message = {"type": "send", "mode": lane, "text": body, "ref": ref}
-                self.pending.append(json.dumps(message))
+                self._send(secrets.token_hex(4), lane, body, {"type": "send", "mode": lane})
+
+    def send_job(self, ref: str, task: str, args: dict[str, object]) -> None:
+        self._send(
+            ref, "queue", f"{task} {json.dumps(args)}", {"type": "send", "task": task, "args": args}
+        )
+
+    def _send(self, ref: str, lane: str, text: str, message: dict[str, Any]) -> None:
+        self.sent[ref] = Sent(lane, text, time.monotonic())
+        self.lanes[lane].sent += 1
+        self.pending.put_nowait(json.dumps({**message, "text": text, "ref": ref}))
+
+    async def _start_scenario(self, form: dict[str, Any]) -> None:
+        if self.token is not None and not secrets.compare_digest(
+            str(form.get("token", "")).encode(), self.token.encode()
+        ):
+            await self.say("Scenarios pause and crash consumers: they need the admin token.")
+            return
+        run = self.scenarios.get(str(form["scenario"])) if self.scenarios else None
+        if run is None or (self.scenario is not None and not self.scenario.done()):
+            await self.say("A scenario is already running." if run else "Unknown scenario.")
+            return
+        await self._send_html(render_fragment("fragments/lab_story.html", start=True, text=""))
+        self.scenario = asyncio.create_task(run(self))
+
+    async def say(self, text: str) -> None:
+        await self._send_html(render_fragment("fragments/lab_story.html", start=False, text=text))
+
+    async def wait_started(self, ref: str, within: float) -> str | None:
+        return await self._wait(ref, "started", within)
+
+    async def wait_finished(self, ref: str, within: float) -> str | None:
+        return await self._wait(ref, "finished", within)
+
+    async def _wait(self, ref: str, which: str, within: float) -> str | None:
+        sent = self.sent.get(ref)
+        if sent is None:
+            return None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(getattr(sent, which).wait(), within)
+            return sent.consumer
+        return None
+
+    def queue_done(self) -> int:
+        return self.lanes["queue"].processed
 
     async def send_text(self, data: str) -> None:
         html = self.render(json.loads(data))
         if html:
-            async with self.lock:
-                await self.inner.send_text(html)
+            await self._send_html(html)
+
+    async def _send_html(self, html: str) -> None:
+        async with self.lock:  # the session's writer and a scenario's narration share the socket
+            await self.inner.send_text(html)
 
     def render(self, event: dict[str, Any]) -> str:
         kind = event.get("type")
@@ -101,16 +169,19 @@ class LabTransport:
         if sent is None:
             return ""
         if kind == "started":
+            sent.consumer = str(event.get("consumer"))
+            sent.started.set()
             return render_fragment("fragments/lab_job.html", job=event, sent=sent, state="taken")
         if kind in ("result", "failed"):
             return self._finished(event, sent)
         return ""
 
     def _accepted(self, event: dict[str, Any]) -> str:
-        sent = self.sent.pop(str(event.get("ref")), None)
+        sent = self.sent.get(str(event.get("ref")))
         if sent is None:
             return ""
         self.sent[str(event["id"])] = sent
+        self.sent[str(event.get("ref"))] = sent  # scenarios wait on their refs
         if sent.lane == "queue":
             html = render_fragment("fragments/lab_job.html", job=event, sent=sent, state="waiting")
             return html + self._counters()
@@ -123,6 +194,8 @@ class LabTransport:
         lane = self.lanes[sent.lane]
         latency = (time.monotonic() - sent.at) * 1000
         sent.results += 1
+        sent.consumer = str(event.get("consumer"))
+        sent.finished.set()
         if sent.lane == "queue" and sent.results > 1:
             lane.duplicates += 1
         if event.get("type") == "result" or event.get("final"):
@@ -152,7 +225,8 @@ async def lab_socket(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_POLICY, "origin not allowed")
         return
     await websocket.accept()
-    transport = LabTransport(StarletteTransport(websocket))
+    scenarios = Scenarios(state["redis"], state["keys"], settings)
+    transport = LabTransport(StarletteTransport(websocket), scenarios, settings.admin_token)
     session = ClientSession(secrets.token_urlsafe(16), transport, state["services"])
     with contextlib.suppress(WebSocketDisconnect, Disconnected):
         await session.run(after=-1)
