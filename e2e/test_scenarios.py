@@ -29,3 +29,24 @@ def test_nobody_listening_then_a_worker_dies(page: Page, e2e_stack: Stack) -> No
     expect(chips.filter(has_text=f":{dead.pid}")).to_contain_text("gone")
     for role in (*workers, subscriber):
         role.stop()
+
+
+def test_three_consumers(page: Page, e2e_stack: Stack) -> None:
+    roles = [e2e_stack.worker() for _ in range(3)] + [e2e_stack.subscriber() for _ in range(3)]
+    page.goto("/")
+    for role in roles:
+        kind = "Workers" if role.argv[0] == "worker" else "Subscribers"
+        chip = page.get_by_role("list", name=kind).get_by_role("listitem")
+        expect(chip.filter(has_text=f":{role.pid}")).to_contain_text("idle")
+    page.get_by_role("button", name="Three consumers").click()
+    story = page.get_by_role("list", name="Scenario")
+    expect(story).to_contain_text("3 workers and 3 subscribers are running", timeout=15_000)
+    expect(story).to_contain_text("27 replies", timeout=15_000)
+    expect(page.get_by_test_id("queue-processed")).to_have_text("9")
+    expect(page.get_by_test_id("queue-duplicates")).to_have_text("0")
+    replies = page.get_by_role("list", name="Pub/sub messages").get_by_role("list", name="Replies")
+    expect(replies).to_have_count(9)
+    for reply_list in replies.all():
+        expect(reply_list.get_by_role("listitem")).to_have_count(3)
+    for role in roles:
+        role.stop()
