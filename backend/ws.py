@@ -11,8 +11,8 @@ from starlette.websockets import WebSocketState
 
 from backend.origin import is_allowed_origin
 from backend.protocol import SESSION_PATTERN, ErrorCode, ProtocolError
-from backend.session import ClientSession, Disconnected
-from backend.state import app_state
+from backend.session import ClientSession, Disconnected, Transport
+from backend.state import AppState, app_state
 
 router = APIRouter()
 
@@ -43,16 +43,31 @@ class StarletteTransport:
             await self.websocket.close(code, reason)
 
 
+async def accept_if_allowed(websocket: WebSocket) -> AppState | None:
+    """Accepts a socket whose Origin is allowed; refuses the handshake (HTTP 403) otherwise."""
+    state = app_state(websocket)
+    headers = websocket.headers
+    allowed = state["settings"].allowed_origins
+    if not is_allowed_origin(headers.get("origin"), headers.get("host"), allowed):
+        await websocket.close(CLOSE_POLICY, "origin not allowed")
+        return None
+    await websocket.accept()
+    return state
+
+
+async def serve_session(websocket: WebSocket, state: AppState, transport: Transport) -> None:
+    """A fresh session over `transport` until the client leaves (the pages' sockets)."""
+    session = ClientSession(secrets.token_urlsafe(16), transport, state["services"])
+    with contextlib.suppress(WebSocketDisconnect, Disconnected):
+        await session.run(after=-1)
+
+
 @router.websocket("/ws")
 async def websocket_endpoint(websocket: WebSocket) -> None:
     """The JSON protocol (docs/protocol.md). `?session=S&after=N` resumes session S after seq N."""
-    state = app_state(websocket)
-    settings = state["settings"]
-    origin = websocket.headers.get("origin")
-    if not is_allowed_origin(origin, websocket.headers.get("host"), settings.allowed_origins):
-        await websocket.close(CLOSE_POLICY, "origin not allowed")
+    state = await accept_if_allowed(websocket)
+    if state is None:
         return
-    await websocket.accept()
     session_id, after, problem = _resume_params(websocket)
     if problem:
         await websocket.close(CLOSE_POLICY, problem)

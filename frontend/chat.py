@@ -7,21 +7,18 @@ chat over `/ws` are one and the same: this module only translates at the edges.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import secrets
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from backend.origin import is_allowed_origin
 from backend.protocol import NAME_PATTERN, ROOM_PATTERN, RULES
-from backend.session import ClientSession, Disconnected, Transport
-from backend.state import ServicesDep, app_state
-from backend.ws import CLOSE_POLICY, StarletteTransport
+from backend.session import Transport
+from backend.state import ServicesDep
+from backend.ws import CLOSE_POLICY, StarletteTransport, accept_if_allowed, serve_session
 from frontend.templating import render_fragment, templates
 
 router = APIRouter(include_in_schema=False)
@@ -95,18 +92,11 @@ class HtmlChatTransport:
 
 @router.websocket("/ui/chat/{room}/ws")
 async def chat_socket(websocket: WebSocket, room: str, name: str = "") -> None:
-    state = app_state(websocket)
-    settings = state["settings"]
-    origin = websocket.headers.get("origin")
-    if not is_allowed_origin(origin, websocket.headers.get("host"), settings.allowed_origins):
-        await websocket.close(CLOSE_POLICY, "origin not allowed")
+    state = await accept_if_allowed(websocket)
+    if state is None:
         return
-    await websocket.accept()
     if not (_room.match(room) and _name.match(name.strip())):
         await websocket.close(CLOSE_POLICY, "bad room or name")
         return
-    services = state["services"]
     transport = HtmlChatTransport(StarletteTransport(websocket), room, name.strip())
-    session = ClientSession(secrets.token_urlsafe(16), transport, services)
-    with contextlib.suppress(WebSocketDisconnect, Disconnected):
-        await session.run(after=-1)
+    await serve_session(websocket, state, transport)

@@ -12,10 +12,9 @@ from fastapi.responses import HTMLResponse
 from redis.exceptions import RedisError
 
 from backend.metrics import read_samples, redis_facts
-from backend.origin import is_allowed_origin
 from backend.state import AppState, app_state
 from backend.status import read_status
-from backend.ws import CLOSE_POLICY
+from backend.ws import accept_if_allowed
 from frontend.charts import Series, chart
 from frontend.templating import render_fragment, templates
 
@@ -55,13 +54,9 @@ async def dashboard(request: Request) -> HTMLResponse:
 
 @router.websocket("/ui/ws/dashboard")
 async def dashboard_socket(websocket: WebSocket) -> None:
-    state = app_state(websocket)
-    settings = state["settings"]
-    origin = websocket.headers.get("origin")
-    if not is_allowed_origin(origin, websocket.headers.get("host"), settings.allowed_origins):
-        await websocket.close(CLOSE_POLICY, "origin not allowed")
+    state = await accept_if_allowed(websocket)
+    if state is None:
         return
-    await websocket.accept()
     with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
         async with asyncio.TaskGroup() as group:
             group.create_task(_drain(websocket))

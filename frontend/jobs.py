@@ -6,20 +6,18 @@ into `send` and `cancel` messages and each job event into the table row that sho
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import HTMLResponse
 
-from backend.origin import is_allowed_origin
-from backend.session import ClientSession, Disconnected, Transport
-from backend.state import QueueDep, RegistryDep, app_state
-from backend.ws import CLOSE_POLICY, StarletteTransport
+from backend.session import Transport
+from backend.state import QueueDep, RegistryDep
+from backend.ws import StarletteTransport, accept_if_allowed, serve_session
 from frontend.templating import render_fragment, templates
 
 router = APIRouter(include_in_schema=False)
@@ -162,14 +160,6 @@ async def dead_action(job_id: str, action: str, queue: QueueDep) -> HTMLResponse
 
 @router.websocket("/ui/jobs/ws")
 async def jobs_socket(websocket: WebSocket) -> None:
-    state = app_state(websocket)
-    settings = state["settings"]
-    origin = websocket.headers.get("origin")
-    if not is_allowed_origin(origin, websocket.headers.get("host"), settings.allowed_origins):
-        await websocket.close(CLOSE_POLICY, "origin not allowed")
-        return
-    await websocket.accept()
-    transport = JobsTransport(StarletteTransport(websocket))
-    session = ClientSession(secrets.token_urlsafe(16), transport, state["services"])
-    with contextlib.suppress(WebSocketDisconnect, Disconnected):
-        await session.run(after=-1)
+    state = await accept_if_allowed(websocket)
+    if state is not None:
+        await serve_session(websocket, state, JobsTransport(StarletteTransport(websocket)))

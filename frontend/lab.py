@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import HTMLResponse
 
 from backend.control import set_paused
-from backend.origin import is_allowed_origin
-from backend.session import ClientSession, Disconnected, Transport
-from backend.state import KeysDep, RedisDep, SettingsDep, app_state
-from backend.ws import CLOSE_POLICY, StarletteTransport
+from backend.session import Disconnected, Transport
+from backend.state import KeysDep, RedisDep, SettingsDep
+from backend.ws import StarletteTransport, accept_if_allowed, serve_session
 from frontend.scenarios import Scenarios
 from frontend.templating import render_fragment
 
@@ -218,18 +217,13 @@ class LabTransport:
 
 @router.websocket("/ui/lab/ws")
 async def lab_socket(websocket: WebSocket) -> None:
-    state = app_state(websocket)
-    settings = state["settings"]
-    origin = websocket.headers.get("origin")
-    if not is_allowed_origin(origin, websocket.headers.get("host"), settings.allowed_origins):
-        await websocket.close(CLOSE_POLICY, "origin not allowed")
+    state = await accept_if_allowed(websocket)
+    if state is None:
         return
-    await websocket.accept()
+    settings = state["settings"]
     scenarios = Scenarios(state["redis"], state["keys"], settings)
     transport = LabTransport(StarletteTransport(websocket), scenarios, settings.admin_token)
-    session = ClientSession(secrets.token_urlsafe(16), transport, state["services"])
-    with contextlib.suppress(WebSocketDisconnect, Disconnected):
-        await session.run(after=-1)
+    await serve_session(websocket, state, transport)
 
 
 @router.post("/ui/consumers/{consumer_id}/{action}", response_class=HTMLResponse)

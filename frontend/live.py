@@ -8,30 +8,23 @@ import logging
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from backend.origin import is_allowed_origin
-from backend.state import app_state
 from backend.status import SystemStatus, read_status
+from backend.ws import accept_if_allowed
 from frontend.templating import render_fragment
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger("courier.live")
 
 STATUS_EVERY = 1.0
-POLICY_VIOLATION = 1008
 
 
 @router.websocket("/ui/ws/status")
 async def status_socket(websocket: WebSocket) -> None:
     """Sends the status fragment on connect and again whenever it changes."""
-    state = app_state(websocket)
-    settings = state["settings"]
-    origin_ok = is_allowed_origin(
-        websocket.headers.get("origin"), websocket.headers.get("host"), settings.allowed_origins
-    )
-    if not origin_ok:
-        await websocket.close(code=POLICY_VIOLATION, reason="origin not allowed")
+    state = await accept_if_allowed(websocket)
+    if state is None:
         return
-    await websocket.accept()
+    settings = state["settings"]
     last = ""
     try:
         async with asyncio.TaskGroup() as group:
