@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check fmt unit e2e bench setup browsers clean
+.PHONY: run test check fmt unit e2e bench screenshots setup browsers clean
 
 run: $(STAMP)
 	$(BIN)/courier run
@@ -42,6 +42,10 @@ $(STAMP): pyproject.toml
 browsers: $(STAMP)
 	@if [ -x /usr/bin/chromium ] || [ -n "$$COURIER_CHROMIUM" ]; then echo "using system Chromium"; \
 	else $(BIN)/playwright install chromium; fi
+
+# Refreshes the pictures in docs/screenshots from the e2e suite.
+screenshots: $(STAMP) browsers
+	COURIER_SCREENSHOTS=1 $(BIN)/pytest e2e
 
 # Not part of `make test`: figures, not assertions (see docs/benchmarks.md).
 bench: $(STAMP)

@@ -59,6 +59,10 @@ def base_url(e2e_stack: Stack) -> str:
 
 
 @pytest.fixture(scope="session")
-def screenshots() -> Path:
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """docs/screenshots when COURIER_SCREENSHOTS=1 (`make screenshots`), else a temp folder, so
+    an ordinary test run leaves the tree as it found it."""
+    if os.environ.get("COURIER_SCREENSHOTS") != "1":
+        return tmp_path_factory.mktemp("screenshots")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
