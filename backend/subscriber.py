@@ -30,6 +30,8 @@ from backend.tasks import TaskContext, TaskRegistry, load_tasks
 
 log = logging.getLogger("courier.subscriber")
 
+MAX_BACKLOG = 10_000
+
 
 class Subscriber:
     def __init__(
@@ -46,6 +48,8 @@ class Subscriber:
         self.running: set[asyncio.Task[None]] = set()
         self.slots = asyncio.Semaphore(settings.worker_concurrency)
         self.paused = False
+        self.stopping = False
+        self.dropped = 0
         self.listening: asyncio.Task[None] | None = None
 
     def state(self) -> ConsumerState:
@@ -70,6 +74,7 @@ class Subscriber:
                 loops = [group.create_task(beat), group.create_task(control.run())]
                 await self._sync_pause()
                 await stop.wait()
+                self.stopping = True
                 self._unsubscribe()
                 for loop in loops:
                     loop.cancel()
@@ -94,7 +99,7 @@ class Subscriber:
         if paused and self.listening is not None:
             self._unsubscribe()
             log.info("paused: unsubscribed")
-        elif not paused and self.listening is None:
+        elif not paused and self.listening is None and not self.stopping:
             self.listening = self.group.create_task(self.listener.run())
             log.info("listening to every topic")
         self.paused = paused
@@ -110,6 +115,12 @@ class Subscriber:
         return {"processed": self.processed, "subscribed": int(subscribed)}
 
     def _on_message(self, channel: str, data: str) -> None:
+        if len(self.running) >= MAX_BACKLOG:
+            # Pub/sub has no backpressure: past this many, drop (and say so) rather than grow.
+            self.dropped += 1
+            if self.dropped % 1000 == 1:
+                log.warning("overloaded: dropped %d messages so far", self.dropped)
+            return
         try:
             message = Broadcast.model_validate_json(data)
         except ValidationError as exc:

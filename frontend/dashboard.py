@@ -4,7 +4,6 @@ heartbeats, and Redis facts, refreshed live over a socket."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
@@ -57,7 +56,7 @@ async def dashboard_socket(websocket: WebSocket) -> None:
     state = await accept_if_allowed(websocket)
     if state is None:
         return
-    with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+    try:
         async with asyncio.TaskGroup() as group:
             group.create_task(_drain(websocket))
             while True:
@@ -65,6 +64,8 @@ async def dashboard_socket(websocket: WebSocket) -> None:
                 html = render_fragment("fragments/dashboard_body.html", oob=True, **context)
                 await websocket.send_text(html)
                 await asyncio.sleep(REFRESH)
+    except* (WebSocketDisconnect, RuntimeError, OSError, KeyError):
+        pass  # the tab closed (or sent something it should not): nothing to clean up
 
 
 async def _drain(websocket: WebSocket) -> None:

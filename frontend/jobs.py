@@ -12,15 +12,18 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request, WebSocket
+from fastapi import APIRouter, Depends, Request, WebSocket
 from fastapi.responses import HTMLResponse
 
 from backend.session import Transport
 from backend.state import QueueDep, RegistryDep
 from backend.ws import StarletteTransport, accept_if_allowed, serve_session
+from frontend.guards import require_same_origin
 from frontend.templating import render_fragment, templates
 
 router = APIRouter(include_in_schema=False)
+
+MAX_TRACKED = 500
 
 
 @dataclass
@@ -92,6 +95,8 @@ class JobsTransport:
         ref = secrets.token_hex(4)
         task, text = str(form.get("task", "uppercase")), str(form.get("text", ""))
         args = json.loads(str(form.get("args") or "{}"))
+        _forget_oldest(self.pending, MAX_TRACKED)
+        _forget_oldest(self.rows, MAX_TRACKED)
         self.pending[ref] = (task, text)
         return {
             "type": "send",
@@ -125,6 +130,12 @@ class JobsTransport:
         await self.inner.close(code, reason)
 
 
+def _forget_oldest(table: dict[str, Any], keep: int) -> None:
+    """A page remembers a bounded number of jobs; the oldest go first."""
+    while len(table) >= keep:
+        del table[next(iter(table))]
+
+
 @router.get("/jobs", response_class=HTMLResponse)
 async def console(request: Request, registry: RegistryDep) -> HTMLResponse:
     context = {"tasks": registry.all(), "active": "jobs"}
@@ -144,7 +155,11 @@ async def job_detail(request: Request, job_id: str, queue: QueueDep) -> HTMLResp
     return templates.TemplateResponse(request, "job.html", context, status_code=200 if job else 404)
 
 
-@router.post("/ui/dead/{job_id}/{action}", response_class=HTMLResponse)
+@router.post(
+    "/ui/dead/{job_id}/{action}",
+    response_class=HTMLResponse,
+    dependencies=[Depends(require_same_origin)],
+)
 async def dead_action(job_id: str, action: str, queue: QueueDep) -> HTMLResponse:
     """Retry or discard a dead job; the row is replaced by what happened."""
     if action == "retry":

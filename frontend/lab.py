@@ -18,13 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Request, WebSocket
+from fastapi import APIRouter, Depends, Request, WebSocket
 from fastapi.responses import HTMLResponse
 
 from backend.control import set_paused
+from backend.protocol import ProtocolError
 from backend.session import Disconnected, Transport
 from backend.state import KeysDep, RedisDep, SettingsDep
 from backend.ws import StarletteTransport, accept_if_allowed, serve_session
+from frontend.guards import require_same_origin
 from frontend.scenarios import Scenarios
 from frontend.templating import render_fragment
 
@@ -32,6 +34,8 @@ router = APIRouter(include_in_schema=False)
 
 BURST = 10
 MAX_TEXT = 200
+MAX_BACKLOG = 200  # messages waiting to be sent for one page
+MAX_TRACKED = 2000  # messages one page remembers (refs and ids)
 
 
 @dataclass
@@ -88,15 +92,21 @@ class LabTransport:
     async def _read_forms(self) -> None:
         try:
             while True:
-                form = json.loads(await self.inner.receive_text())
-                if isinstance(form, dict) and form.get("scenario"):
+                try:
+                    form = json.loads(await self.inner.receive_text())
+                except (ValueError, ProtocolError):
+                    continue  # not a form this page sends: ignore it, keep serving
+                if not isinstance(form, dict) or self.pending.qsize() > MAX_BACKLOG:
+                    continue  # backlog full: a visitor cannot queue without bound
+                if form.get("scenario"):
                     await self._start_scenario(form)
-                elif isinstance(form, dict):
+                else:
                     count = BURST if form.get("burst") else 1
                     self.send_both(str(form.get("text") or "hello")[:MAX_TEXT], count)
         except Disconnected:
-            self.pending.put_nowait(None)
+            pass
         finally:
+            self.pending.put_nowait(None)  # ends the session's reader too
             if self.scenario is not None:
                 self.scenario.cancel()
 
@@ -113,6 +123,8 @@ class LabTransport:
         )
 
     def _send(self, ref: str, lane: str, text: str, message: dict[str, Any]) -> None:
+        while len(self.sent) > MAX_TRACKED:  # oldest first: long-finished messages
+            del self.sent[next(iter(self.sent))]
         self.sent[ref] = Sent(lane, text, time.monotonic())
         self.lanes[lane].sent += 1
         self.pending.put_nowait(json.dumps({**message, "text": text, "ref": ref}))
@@ -192,14 +204,15 @@ class LabTransport:
     def _finished(self, event: dict[str, Any], sent: Sent) -> str:
         lane = self.lanes[sent.lane]
         latency = (time.monotonic() - sent.at) * 1000
-        sent.results += 1
         sent.consumer = str(event.get("consumer"))
-        sent.finished.set()
-        if sent.lane == "queue" and sent.results > 1:
-            lane.duplicates += 1
-        if event.get("type") == "result" or event.get("final"):
+        final = event.get("type") == "result" or bool(event.get("final"))
+        if final:
+            sent.results += 1
+            sent.finished.set()
             lane.processed += 1
             lane.latencies.append(latency)
+            if sent.lane == "queue" and sent.results > 1:
+                lane.duplicates += 1
         template = "fragments/lab_job.html" if sent.lane == "queue" else "fragments/lab_reply.html"
         state = "done" if event["type"] == "result" else "failed"
         html = render_fragment(template, job=event, sent=sent, state=state, latency=latency)
@@ -226,7 +239,11 @@ async def lab_socket(websocket: WebSocket) -> None:
     await serve_session(websocket, state, transport)
 
 
-@router.post("/ui/consumers/{consumer_id}/{action}", response_class=HTMLResponse)
+@router.post(
+    "/ui/consumers/{consumer_id}/{action}",
+    response_class=HTMLResponse,
+    dependencies=[Depends(require_same_origin)],
+)
 async def control(
     consumer_id: str,
     action: str,

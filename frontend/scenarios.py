@@ -64,6 +64,20 @@ class Scenarios:
     async def nobody_listening(self, lab: Lab) -> None:
         await lab.say("Pausing every worker and subscriber, so nobody is consuming.")
         await set_paused(self.redis, self.keys, ALL, True)
+        done_before = 0
+        try:
+            done_before = await self._paused_part(lab)
+        finally:  # even if the tab closes mid-way: never leave the deployment paused
+            await asyncio.shield(set_paused(self.redis, self.keys, ALL, False))
+        await self._settle(paused=False)
+        await _until(lambda: lab.queue_done() >= done_before + 5, within=15)
+        await lab.say(
+            "The queue drained: each of the 5 jobs was processed once. "
+            "The lost pub/sub messages stay lost."
+        )
+
+    async def _paused_part(self, lab: Lab) -> int:
+        """Sends while nobody consumes; returns how many queue jobs were done before."""
         await self._settle(paused=True)
         done_before = lab.queue_done()
         await lab.say("Sending 5 messages to both lanes.")
@@ -73,13 +87,7 @@ class Scenarios:
             "The queue keeps all 5 jobs waiting; pub/sub lost all 5: nobody was subscribed."
         )
         await lab.say("Resuming every consumer.")
-        await set_paused(self.redis, self.keys, ALL, False)
-        await self._settle(paused=False)
-        await _until(lambda: lab.queue_done() >= done_before + 5, within=15)
-        await lab.say(
-            "The queue drained: each of the 5 jobs was processed once. "
-            "The lost pub/sub messages stay lost."
-        )
+        return done_before
 
     async def three_consumers(self, lab: Lab) -> None:
         await set_paused(self.redis, self.keys, ALL, False)

@@ -110,3 +110,16 @@ def test_openapi_documents_the_api(base: str) -> None:
     assert {"/api/jobs", "/api/jobs/{job_id}", "/api/queue", "/api/dead/{job_id}/retry"} <= set(
         spec["paths"]
     )
+
+
+@pytest.mark.parametrize("path", ["/ui/dead/some-job/discard", "/ui/consumers/*/pause"])
+@pytest.mark.parametrize("origin", [None, "http://evil.example"])
+def test_page_posts_refuse_cross_site_requests(base: str, path: str, origin: str | None) -> None:
+    headers = {"Origin": origin} if origin else {}
+    request = urllib.request.Request(base + path, data=b"", method="POST", headers=headers)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    refused.value.close()
+    assert refused.value.code == 403
+    paused = [c for c in call(base, "/api/consumers")[1]["workers"] if c["state"] == "paused"]
+    assert paused == [], "nothing was paused"
