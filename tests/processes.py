@@ -5,6 +5,7 @@ Shared by the integration and e2e suites so both start the stack the same way a 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,6 +53,22 @@ def http_status(url: str) -> int | None:
         return exc.code
     except OSError:
         return None
+
+
+def http_json(
+    url: str, method: str = "GET", body: object = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    """Status and decoded JSON body of one request, error statuses included."""
+    data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, json.loads(exc.read())
 
 
 def courier_env(redis_url: str | None, **settings: str) -> dict[str, str]:

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import urllib.request
 from typing import Any
 
 import pytest
 
-from tests.processes import Stack, wait_until
+from tests.processes import Stack, http_json, wait_until
 
 
 def call(base: str, path: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        base + path, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    return http_json(base + path, method, body)
 
 
 @pytest.fixture

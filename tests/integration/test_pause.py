@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from typing import Any
 
 import pytest
 
 from tests.conftest import Opener
-from tests.processes import Stack, wait_until
+from tests.processes import Stack, http_json, wait_until
 
 
 def call(base: str, path: str, method: str = "GET", token: str | None = None) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    data = b"" if method == "POST" else None
-    request = urllib.request.Request(base + path, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.load(exc)
+    return http_json(base + path, method, headers=headers)
 
 
 def states(base: str, kind: str) -> list[str]:

@@ -4,15 +4,13 @@ dead-letter, cancel, graceful stop, resume, and two web instances."""
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
-import urllib.request
 from typing import Any
 
 import pytest
 
 from tests.conftest import Opener
-from tests.processes import Stack, wait_until
+from tests.processes import Stack, http_json, wait_until
 from tests.wsclient import Client
 
 FAST = {
@@ -24,15 +22,7 @@ FAST = {
 
 
 def api(base: str, path: str, method: str = "GET") -> tuple[int, Any]:
-    request = urllib.request.Request(
-        base + path, method=method, data=b"" if method == "POST" else None
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            body = response.read()
-            return response.status, json.loads(body) if body else None
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    return http_json(base + path, method)
 
 
 @pytest.fixture
