@@ -117,3 +117,7 @@ class Keys:
     def sample_slot(self, slot: int) -> str:
         """Claimed by the one web process that takes the sample for this time slot."""
         return f"{self.prefix}metrics:slot:{slot}"
+
+    def page_cursor(self, session: str) -> str:
+        """The last event seq a browser page rendered, so a reconnecting page gets the rest."""
+        return f"{self.session_root}{session}:rendered"

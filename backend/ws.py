@@ -55,11 +55,19 @@ async def accept_if_allowed(websocket: WebSocket) -> AppState | None:
     return state
 
 
-async def serve_session(websocket: WebSocket, state: AppState, transport: Transport) -> None:
-    """A fresh session over `transport` until the client leaves (the pages' sockets)."""
-    session = ClientSession(secrets.token_urlsafe(16), transport, state["services"])
+async def serve_session(
+    websocket: WebSocket,
+    state: AppState,
+    transport: Transport,
+    session_id: str | None = None,
+    after: int = -1,
+) -> None:
+    """A session over `transport` until the client leaves (the pages' sockets): a fresh one, or
+    `session_id` resumed after event `after`."""
+    session_id = session_id or secrets.token_urlsafe(16)
+    session = ClientSession(session_id, transport, state["services"])
     with contextlib.suppress(WebSocketDisconnect, Disconnected):
-        await session.run(after=-1)
+        await session.run(after=after)
 
 
 @router.websocket("/ws")

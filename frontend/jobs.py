@@ -15,10 +15,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, WebSocket
 from fastapi.responses import HTMLResponse
 
+from backend.queue import JobQueue
 from backend.session import Transport
 from backend.state import QueueDep, RegistryDep
 from backend.ws import StarletteTransport, accept_if_allowed, serve_session
 from frontend.guards import require_same_origin
+from frontend.resume import CursorKeeper, new_page_session, page_cursor
 from frontend.templating import render_fragment, templates
 
 router = APIRouter(include_in_schema=False)
@@ -69,8 +71,9 @@ class JobRow:
 
 
 class JobsTransport:
-    def __init__(self, inner: Transport) -> None:
+    def __init__(self, inner: Transport, queue: JobQueue | None = None) -> None:
         self.inner = inner
+        self.queue = queue
         self.pending: dict[str, tuple[str, str]] = {}  # ref -> (task, text)
         self.rows: dict[str, JobRow] = {}
 
@@ -109,9 +112,20 @@ class JobsTransport:
 
     async def send_text(self, data: str) -> None:
         event = json.loads(data)
+        await self._recall(event)
         html = self._render(event)
         if html:
             await self.inner.send_text(html)
+
+    async def _recall(self, event: dict[str, Any]) -> None:
+        """A job event replayed after a reconnect, for a job this connection never saw sent:
+        its row is on the page already; look the job up to redraw it whole."""
+        job_id = str(event.get("id", ""))
+        if event["type"] in ("accepted", "error") or not job_id or job_id in self.rows:
+            return
+        job = await self.queue.get(job_id) if self.queue is not None else None
+        if job is not None:
+            self.rows[job_id] = JobRow(job_id, job.task, job.text)
 
     def _render(self, event: dict[str, Any]) -> str:
         if event["type"] == "error":
@@ -138,7 +152,7 @@ def _forget_oldest(table: dict[str, Any], keep: int) -> None:
 
 @router.get("/jobs", response_class=HTMLResponse)
 async def console(request: Request, registry: RegistryDep) -> HTMLResponse:
-    context = {"tasks": registry.all(), "active": "jobs"}
+    context = {"tasks": registry.all(), "active": "jobs", "page_session": new_page_session()}
     return templates.TemplateResponse(request, "jobs.html", context)
 
 
@@ -176,5 +190,10 @@ async def dead_action(job_id: str, action: str, queue: QueueDep) -> HTMLResponse
 @router.websocket("/ui/jobs/ws")
 async def jobs_socket(websocket: WebSocket) -> None:
     state = await accept_if_allowed(websocket)
-    if state is not None:
-        await serve_session(websocket, state, JobsTransport(StarletteTransport(websocket)))
+    if state is None:
+        return
+    session, after = await page_cursor(websocket, state)
+    page = JobsTransport(StarletteTransport(websocket), state["services"].queue)
+    key = state["keys"].page_cursor(session)
+    transport = CursorKeeper(page, state["redis"], key, state["settings"].session_ttl)
+    await serve_session(websocket, state, transport, session, after)

@@ -27,6 +27,7 @@ from backend.session import Disconnected, Transport
 from backend.state import KeysDep, RedisDep, SettingsDep
 from backend.ws import StarletteTransport, accept_if_allowed, serve_session
 from frontend.guards import require_same_origin
+from frontend.resume import CursorKeeper, page_cursor
 from frontend.scenarios import Scenarios
 from frontend.templating import render_fragment
 
@@ -57,7 +58,7 @@ class Lane:
 class Sent:
     lane: str
     text: str
-    at: float
+    at: float | None  # None: sent before a reconnect, by an earlier connection
     results: int = 0
     consumer: str = ""
     started: asyncio.Event = field(default_factory=asyncio.Event)
@@ -177,6 +178,8 @@ class LabTransport:
         if kind == "accepted":
             return self._accepted(event)
         sent = self.sent.get(str(event.get("id")))
+        if sent is None and kind in ("started", "result", "failed"):
+            sent = self._sent_before_reconnecting(event)
         if sent is None:
             return ""
         if kind == "started":
@@ -186,6 +189,13 @@ class LabTransport:
         if kind in ("result", "failed"):
             return self._finished(event, sent)
         return ""
+
+    def _sent_before_reconnecting(self, event: dict[str, Any]) -> Sent:
+        """An event replayed after a reconnect, for a message this connection never saw sent:
+        its row is already on the page, only its state changes; its latency is unknown."""
+        sent = Sent(str(event.get("mode", "queue")), "", None)
+        self.sent[str(event["id"])] = sent
+        return sent
 
     def _accepted(self, event: dict[str, Any]) -> str:
         sent = self.sent.get(str(event.get("ref")))
@@ -203,14 +213,15 @@ class LabTransport:
 
     def _finished(self, event: dict[str, Any], sent: Sent) -> str:
         lane = self.lanes[sent.lane]
-        latency = (time.monotonic() - sent.at) * 1000
+        latency = (time.monotonic() - sent.at) * 1000 if sent.at is not None else None
         sent.consumer = str(event.get("consumer"))
         final = event.get("type") == "result" or bool(event.get("final"))
         if final:
             sent.results += 1
             sent.finished.set()
             lane.processed += 1
-            lane.latencies.append(latency)
+            if latency is not None:
+                lane.latencies.append(latency)
             if sent.lane == "queue" and sent.results > 1:
                 lane.duplicates += 1
         template = "fragments/lab_job.html" if sent.lane == "queue" else "fragments/lab_reply.html"
@@ -235,8 +246,11 @@ async def lab_socket(websocket: WebSocket) -> None:
         return
     settings = state["settings"]
     scenarios = Scenarios(state["redis"], state["keys"], settings)
-    transport = LabTransport(StarletteTransport(websocket), scenarios, settings.admin_token)
-    await serve_session(websocket, state, transport)
+    session, after = await page_cursor(websocket, state)
+    page = LabTransport(StarletteTransport(websocket), scenarios, settings.admin_token)
+    key = state["keys"].page_cursor(session)
+    transport = CursorKeeper(page, state["redis"], key, settings.session_ttl)
+    await serve_session(websocket, state, transport, session, after)
 
 
 @router.post(

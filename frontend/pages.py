@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from backend.state import KeysDep, RedisDep, SettingsDep
 from backend.status import read_status
+from frontend.resume import new_page_session
 from frontend.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -17,5 +18,10 @@ async def home(
     request: Request, redis: RedisDep, keys: KeysDep, settings: SettingsDep
 ) -> HTMLResponse:
     status = await read_status(redis, keys, settings.heartbeat_timeout)
-    context = {"status": status, "controls_open": settings.admin_token is None, "active": "home"}
+    context = {
+        "status": status,
+        "controls_open": settings.admin_token is None,
+        "active": "home",
+        "page_session": new_page_session(),
+    }
     return templates.TemplateResponse(request, "index.html", context)

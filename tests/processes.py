@@ -157,9 +157,10 @@ class Stack:
         self.roles.append(started)
         return started
 
-    def web(self) -> str:
-        """Starts a web process on a free port and returns its base URL once /readyz is 200."""
-        port = free_port()
+    def web(self, port: int | None = None) -> str:
+        """Starts a web process (on a free port unless given) and returns its base URL once
+        /readyz is 200."""
+        port = port or free_port()
         role = self.add("web", "--host", "127.0.0.1", "--port", str(port))
         base = f"http://127.0.0.1:{port}"
         try:
