@@ -62,6 +62,7 @@ def test_one_message_both_lanes_then_nobody_listening(
     page.get_by_role("textbox", name="Message").fill("anyone?")
     page.get_by_role("button", name="Send 10").click()
     expect(page.get_by_test_id("queue-depth")).to_have_text("10")
+    expect(page.get_by_test_id("lane-depth")).to_have_text("10")
     expect(queue_rows.filter(has_text="waiting in the queue")).to_have_count(10)
     expect(pubsub_rows.filter(has_text="lost: nobody was subscribed")).to_have_count(10)
     expect(page.get_by_test_id("pubsub-lost")).to_have_text("10")

@@ -52,6 +52,8 @@ def render_status(status: SystemStatus) -> str:
                 kind="worker",
                 title="Workers",
                 consumers=status.workers,
+                depth=status.depth,
+                in_flight=status.in_flight,
                 oob=True,
             ),
             render_fragment(
