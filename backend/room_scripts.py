@@ -32,6 +32,13 @@ end
 local function broadcast(sessions, body)
   for _, s in ipairs(sessions) do emit(s, body, true) end
 end
+
+-- A room's keys live a week past its last activity; the room index keeps the newest 1000.
+local ROOM_TTL, ROOMS_KEPT = 7 * 86400, 1000
+local function keep_room(keys, now)
+  for i = 1, 3 do redis.call('EXPIRE', keys[i], ROOM_TTL) end
+  redis.call('ZREMRANGEBYRANK', keys[4], 0, -(ROOMS_KEPT + 1))
+end
 """
 )
 
@@ -49,6 +56,7 @@ end
 redis.call('ZADD', presence, now, session)
 redis.call('HSET', names, session, name)
 redis.call('ZADD', rooms, now, room)
+keep_room(KEYS, now)
 local kept = redis.call('LRANGE', history, 0, tonumber(ARGV[10]) - 1)
 local ordered = {}
 for i = #kept, 1, -1 do ordered[#ordered + 1] = kept[i] end
@@ -91,6 +99,7 @@ local body = '{"type":"chat","room":' .. cjson.encode(room) .. ',"id":' .. cjson
 redis.call('LPUSH', history, body)
 redis.call('LTRIM', history, 0, tonumber(ARGV[12]) - 1)
 redis.call('ZADD', rooms, now, room)
+keep_room(KEYS, now)
 local mine = string.sub(body, 1, -2) .. ',"mine":true,"ref":' .. ARGV[13] .. '}'
 local sessions, gone = live_members(presence, names, now, stale)
 if gone > 0 then broadcast(sessions, presence_body(room, names, sessions)) end
@@ -107,6 +116,28 @@ SWEEP = (
 local sessions, gone = live_members(KEYS[1], KEYS[2], tonumber(ARGV[6]), tonumber(ARGV[7]))
 if gone > 0 then broadcast(sessions, presence_body(ARGV[5], KEYS[2], sessions)) end
 return gone
+"""
+)
+
+# KEYS: presence, names, history, rooms. ARGV[5..]: room, now, then (session, name) pairs: this
+# web process's members. Marks them alive; any that another process's sweep dropped (this process
+# stalled past the timeout) are put back, and everyone is told.
+REFRESH = (
+    ROOM
+    + r"""
+local presence, names = KEYS[1], KEYS[2]
+local returned = 0
+for i = 7, #ARGV, 2 do
+  if not redis.call('ZSCORE', presence, ARGV[i]) then returned = returned + 1 end
+  redis.call('ZADD', presence, ARGV[6], ARGV[i])
+  redis.call('HSET', names, ARGV[i], ARGV[i + 1])
+end
+keep_room(KEYS, ARGV[6])
+if returned > 0 then
+  local sessions = redis.call('ZRANGE', presence, 0, -1)
+  broadcast(sessions, presence_body(ARGV[5], names, sessions))
+end
+return returned
 """
 )
 

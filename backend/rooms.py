@@ -46,6 +46,7 @@ class Rooms:
         self._leave = events.script(room_scripts.LEAVE)
         self._chat = events.script(room_scripts.CHAT)
         self._sweep = events.script(room_scripts.SWEEP)
+        self._refresh = events.script(room_scripts.REFRESH)
 
     def _keys(self, room: str) -> list[str]:
         k = self.keys
@@ -116,11 +117,11 @@ class Rooms:
 
     async def refresh_and_sweep(self) -> None:
         now = time.time()
-        redis = self.events.redis
-        async with redis.pipeline(transaction=False) as pipe:
-            for room, members in self.local.items():
-                pipe.zadd(self.keys.room_presence(room), dict.fromkeys(members, now), xx=True)
-            await pipe.execute()
+        for room, members in list(self.local.items()):
+            pairs = [item for session, name in members.items() for item in (session, name)]
+            await self._refresh(
+                keys=self._keys(room), args=[*self.events.context, room, now, *pairs]
+            )
         for room in list(self.local):
             await self._sweep(
                 keys=self._keys(room)[:2], args=[*self.events.context, room, now, self.stale]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import redis as sync_redis
 
 from tests.conftest import Opener
 from tests.processes import Stack
@@ -175,3 +176,24 @@ async def test_markup_travels_as_data(stack: Stack, ws: Opener) -> None:
     await client.send({"type": "chat", "room": "lobby", "text": "<script>alert(1)</script>"})
     chat = await client.until(lambda e: e["type"] == "chat")
     assert chat["text"] == "<script>alert(1)</script>", "the protocol carries text; pages escape it"
+
+
+async def test_a_member_swept_out_by_mistake_comes_back(
+    webs: tuple[str, str], ws: Opener, redis_url: str
+) -> None:
+    a, b = webs
+    alice, bob = await ws(a), await ws(b)
+    await join(alice, "lobby", "alice")
+    await join(bob, "lobby", "bob")
+    await presence(alice, ["alice", "bob"])
+    # As if bob's web process had stalled and another process's sweep had dropped him.
+    client = sync_redis.Redis.from_url(redis_url)
+    client.zrem("courier:room:lobby:presence", bob.session)
+    client.hdel("courier:room:lobby:names", bob.session)
+    client.close()
+    seen = alice.last_seq
+    await alice.until(
+        lambda e: e["seq"] > seen and e["type"] == "presence" and e["members"] == ["alice", "bob"]
+    )
+    await bob.send({"type": "chat", "room": "lobby", "text": "back", "ref": "b"})
+    assert (await bob.until(lambda e: e.get("ref") == "b"))["type"] == "chat"
