@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,7 +18,13 @@ from typing import Any
 
 import pytest
 
-from backend.redis_server import INSTALL_HINT, RedisServer, find_redis_server, free_port
+from backend.redis_server import (
+    INSTALL_HINT,
+    RedisServer,
+    find_redis_server,
+    free_port,
+    stop_process,
+)
 
 
 def start_test_redis(directory: Path, persistent: bool = False) -> RedisServer:
@@ -115,16 +120,7 @@ class Role:
 
     def stop(self, timeout: float = 15.0) -> int:
         """SIGTERM, then SIGKILL if it does not exit in time; returns the exit code."""
-        if self.process is None:
-            return 0
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return int(self.process.returncode)
+        return stop_process(self.process, timeout) if self.process is not None else 0
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
