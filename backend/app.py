@@ -11,18 +11,18 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from backend import api, consumers_api, health, ws
-from backend.connection import create_redis
-from backend.hub import EventHub
-from backend.keys import Keys
-from backend.metrics import Sampler
-from backend.pubsub import Publisher
-from backend.queue import JobQueue
-from backend.rooms import Rooms
-from backend.services import Services
+from backend.core.connection import create_redis
+from backend.core.keys import Keys
+from backend.core.metrics import Sampler
+from backend.core.pubsub import Publisher
+from backend.core.queue import JobQueue
+from backend.core.rooms import Rooms
+from backend.core.tasks import load_tasks
+from backend.sessions.hub import EventHub
+from backend.sessions.services import Services
 from backend.settings import Settings
-from backend.state import AppState
-from backend.tasks import load_tasks
+from backend.web import api, consumers, health, ws
+from backend.web.deps import AppState
 from frontend import chat, dashboard, jobs, lab, live, pages
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -65,7 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(api.router)
-    app.include_router(consumers_api.router)
+    app.include_router(consumers.router)
     app.include_router(ws.router)
     api.install_error_handlers(app)
     app.include_router(pages.router)

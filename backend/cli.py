@@ -191,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
-        from backend.supervisor import Supervisor, SupervisorError
+        from backend.procs.supervisor import Supervisor, SupervisorError
 
         supervisor = Supervisor(
             settings,
@@ -206,18 +206,18 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print(f"courier: {exc}", file=sys.stderr)
             return 1
     if args.command == "web":
-        from backend.web import serve
+        from backend.web.server import serve
 
         return serve(settings, host=args.host or settings.host, port=args.port or settings.port)
     if args.command == "worker":
-        from backend.worker import run_worker
+        from backend.procs.worker import run_worker
 
         if args.concurrency:
             settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
         return run_worker(settings, burst=args.burst)
     if args.command == "bench":
         return _bench(args, settings)
-    from backend.subscriber import run_subscriber
+    from backend.procs.subscriber import run_subscriber
 
     return run_subscriber(settings)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from backend.redis_server import RedisServer
+from backend.procs.redis_server import RedisServer
 from tests.processes import Stack, start_test_redis
 
 SYSTEM_CHROMIUM = Path(os.environ.get("COURIER_CHROMIUM", "/usr/bin/chromium"))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import redis as sync_redis
 from playwright.sync_api import Page, expect
 
-from backend.control import RECHECK
-from backend.keys import Keys
-from backend.redis_server import RedisServer
+from backend.core.control import RECHECK
+from backend.core.keys import Keys
+from backend.procs.redis_server import RedisServer
 from tests.processes import Stack, wait_until
 
 

@@ -15,10 +15,10 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from backend.protocol import NAME_PATTERN, ROOM_PATTERN, RULES
-from backend.session import Transport
-from backend.state import ServicesDep
-from backend.ws import CLOSE_POLICY, StarletteTransport, accept_if_allowed, serve_session
+from backend.sessions.protocol import NAME_PATTERN, ROOM_PATTERN, RULES
+from backend.sessions.session import Transport
+from backend.web.deps import ServicesDep
+from backend.web.ws import CLOSE_POLICY, StarletteTransport, accept_if_allowed, serve_session
 from frontend.templating import render_fragment, templates
 
 router = APIRouter(include_in_schema=False)

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 from redis.exceptions import RedisError
 
-from backend.metrics import read_samples, redis_facts
-from backend.state import AppState, app_state
-from backend.status import read_status
-from backend.ws import accept_if_allowed
+from backend.core.metrics import read_samples, redis_facts
+from backend.core.stats import read_status
+from backend.web.deps import AppState, app_state
+from backend.web.ws import accept_if_allowed
 from frontend.charts import Series, chart
 from frontend.templating import render_fragment, templates
 

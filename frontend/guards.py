@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from fastapi import HTTPException, Request
 
-from backend.origin import is_allowed_origin
-from backend.state import app_state
+from backend.web.deps import app_state
+from backend.web.origin import is_allowed_origin
 
 
 def require_same_origin(request: Request) -> None:

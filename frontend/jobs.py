@@ -15,10 +15,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, WebSocket
 from fastapi.responses import HTMLResponse
 
-from backend.queue import JobQueue
-from backend.session import Transport
-from backend.state import QueueDep, RegistryDep
-from backend.ws import StarletteTransport, accept_if_allowed, serve_session
+from backend.core.queue import JobQueue
+from backend.sessions.session import Transport
+from backend.web.deps import QueueDep, RegistryDep
+from backend.web.ws import StarletteTransport, accept_if_allowed, serve_session
 from frontend.guards import require_same_origin
 from frontend.resume import CursorKeeper, new_page_session, page_cursor
 from frontend.templating import render_fragment, templates

@@ -21,11 +21,11 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, Request, WebSocket
 from fastapi.responses import HTMLResponse
 
-from backend.control import set_paused
-from backend.protocol import ProtocolError
-from backend.session import Disconnected, Transport
-from backend.state import KeysDep, RedisDep, SettingsDep
-from backend.ws import StarletteTransport, accept_if_allowed, serve_session
+from backend.core.control import set_paused
+from backend.sessions.protocol import ProtocolError
+from backend.sessions.session import Disconnected, Transport
+from backend.web.deps import KeysDep, RedisDep, SettingsDep
+from backend.web.ws import StarletteTransport, accept_if_allowed, serve_session
 from frontend.guards import require_same_origin
 from frontend.resume import CursorKeeper, page_cursor
 from frontend.scenarios import Scenarios

@@ -8,8 +8,8 @@ import logging
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from backend.status import SystemStatus, read_status
-from backend.ws import accept_if_allowed
+from backend.core.stats import SystemStatus, read_status
+from backend.web.ws import accept_if_allowed
 from frontend.templating import render_fragment
 
 router = APIRouter(include_in_schema=False)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from backend.state import KeysDep, RedisDep, SettingsDep
-from backend.status import read_status
+from backend.core.stats import read_status
+from backend.web.deps import KeysDep, RedisDep, SettingsDep
 from frontend.resume import new_page_session
 from frontend.templating import templates
 

@@ -17,9 +17,9 @@ from fastapi import WebSocket
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from backend.protocol import SESSION_PATTERN
-from backend.session import Transport
-from backend.state import AppState
+from backend.sessions.protocol import SESSION_PATTERN
+from backend.sessions.session import Transport
+from backend.web.deps import AppState
 
 _session = re.compile(SESSION_PATTERN)
 

@@ -10,9 +10,9 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
-from backend.consumers import Consumer, ConsumerKind, ConsumerState, list_consumers
-from backend.control import ALL, request_crash, set_paused
-from backend.keys import Keys
+from backend.core.consumers import Consumer, ConsumerKind, ConsumerState, list_consumers
+from backend.core.control import ALL, request_crash, set_paused
+from backend.core.keys import Keys
 from backend.settings import Settings
 
 

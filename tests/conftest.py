@@ -10,9 +10,9 @@ import pytest
 import redis as sync_redis
 from redis.asyncio import Redis
 
-from backend.connection import create_redis
-from backend.keys import Keys
-from backend.redis_server import RedisServer
+from backend.core.connection import create_redis
+from backend.core.keys import Keys
+from backend.procs.redis_server import RedisServer
 from backend.settings import Settings
 from tests.processes import Stack, start_test_redis
 from tests.wsclient import Client

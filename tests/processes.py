@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from backend.redis_server import (
+from backend.procs.redis_server import (
     INSTALL_HINT,
     RedisServer,
     find_redis_server,

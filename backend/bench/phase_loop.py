@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from backend.bench.messages import BenchError
 from backend.bench.options import TIME_LIMIT
-from backend.process import event_loop_factory
+from backend.procs.role import event_loop_factory
 
 T = TypeVar("T")
 

@@ -17,7 +17,7 @@ from backend.bench.messages import BenchError, say
 from backend.bench.options import TIME_LIMIT, Plan
 from backend.bench.phase_loop import sigterm_as_interrupt
 from backend.bench.stack import Stack
-from backend.process import event_loop_factory
+from backend.procs.role import event_loop_factory
 
 
 class Verdict(Protocol):

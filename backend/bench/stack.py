@@ -18,8 +18,8 @@ import redis
 from backend.bench.children import STOP_GRACE, Child, terminate
 from backend.bench.messages import BenchError, say
 from backend.bench.options import UNTHROTTLED, Plan, hide_password
-from backend.redis_server import RedisServer, RedisServerError, free_port
-from backend.supervisor import die_with_parent
+from backend.procs.redis_server import RedisServer, RedisServerError, free_port
+from backend.procs.supervisor import die_with_parent
 
 START_TIMEOUT = 30.0
 

@@ -4,8 +4,8 @@ import time
 
 from redis.asyncio import Redis
 
-from backend.consumers import ConsumerKind, ConsumerState, Heartbeat, list_consumers
-from backend.keys import Keys
+from backend.core.consumers import ConsumerKind, ConsumerState, Heartbeat, list_consumers
+from backend.core.keys import Keys
 
 
 async def test_a_beating_consumer_is_listed_with_its_state(redis: Redis, keys: Keys) -> None:

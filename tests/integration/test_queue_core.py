@@ -6,10 +6,10 @@ import asyncio
 
 from redis.asyncio import Redis
 
-from backend.keys import Keys
-from backend.queue import GROUP, JobQueue
+from backend.core.keys import Keys
+from backend.core.queue import GROUP, JobQueue
+from backend.procs.worker import Worker
 from backend.settings import Settings
-from backend.worker import Worker
 
 
 async def run_burst(settings: Settings) -> Worker:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.redis_server import RedisServer
+from backend.procs.redis_server import RedisServer
 from tests.conftest import Opener
 from tests.processes import Stack, start_test_redis
 from tests.wsclient import Client

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import redis as sync_redis
 
-from backend.redis_server import free_port
+from backend.procs.redis_server import free_port
 from tests.processes import Role, courier_env, http_status, wait_until
 
 

@@ -9,7 +9,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from backend.redis_server import RedisServer
+from backend.procs.redis_server import RedisServer
 from tests.conftest import Opener
 from tests.processes import Stack
 

@@ -2,7 +2,7 @@
 
 from pydantic import BaseModel, Field
 
-from backend.tasks import TaskContext, task
+from backend.core.tasks import TaskContext, task
 
 
 class ShoutArgs(BaseModel):

@@ -1,4 +1,4 @@
-from backend.events import encode, event_seq
+from backend.core.events import encode, event_seq
 
 
 def test_event_seq_reads_the_prefix_emit_writes() -> None:

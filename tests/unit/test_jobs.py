@@ -1,4 +1,4 @@
-from backend.jobs import Job, JobStatus
+from backend.core.jobs import Job, JobStatus
 
 
 def test_from_hash_reads_every_field() -> None:

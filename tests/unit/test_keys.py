@@ -1,4 +1,4 @@
-from backend.keys import Keys
+from backend.core.keys import Keys
 
 
 def test_every_key_starts_with_the_prefix() -> None:

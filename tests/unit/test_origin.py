@@ -1,6 +1,6 @@
 import pytest
 
-from backend.origin import is_allowed_origin
+from backend.web.origin import is_allowed_origin
 
 
 @pytest.mark.parametrize(

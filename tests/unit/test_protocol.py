@@ -4,7 +4,14 @@ import json
 
 import pytest
 
-from backend.protocol import Cancel, ErrorCode, Ping, ProtocolError, SendQueue, parse_message
+from backend.sessions.protocol import (
+    Cancel,
+    ErrorCode,
+    Ping,
+    ProtocolError,
+    SendQueue,
+    parse_message,
+)
 
 
 def test_send_defaults() -> None:

@@ -1,4 +1,4 @@
-from backend.ratelimit import TokenBucket
+from backend.sessions.ratelimit import TokenBucket
 
 
 def test_allows_a_burst_then_refills_at_the_rate() -> None:

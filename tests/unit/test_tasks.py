@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from backend.tasks import ArgsError, TaskRegistry, load_tasks
+from backend.core.tasks import ArgsError, TaskRegistry, load_tasks
 
 
 def test_built_ins_are_registered() -> None:

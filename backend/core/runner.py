@@ -10,7 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from backend.tasks import Progress, TaskContext, TaskError, TaskRegistry
+from backend.core.tasks import Progress, TaskContext, TaskError, TaskRegistry
 
 PROCESS_POOL_SIZE = 2
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from backend.keys import Keys
+from backend.core.keys import Keys
 
 log = logging.getLogger("courier.control")
 

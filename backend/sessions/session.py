@@ -15,17 +15,17 @@ from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
-from backend.events import encode, event_seq
-from backend.protocol import (
+from backend.core.events import encode, event_seq
+from backend.sessions.dispatcher import RequestHandler
+from backend.sessions.protocol import (
     PROTOCOL_VERSION,
     ErrorCode,
     ProtocolError,
     is_encodable,
     parse_message,
 )
-from backend.ratelimit import TokenBucket
-from backend.requests import RequestHandler
-from backend.services import Services
+from backend.sessions.ratelimit import TokenBucket
+from backend.sessions.services import Services
 
 log = logging.getLogger("courier.session")
 

@@ -17,10 +17,10 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from backend.events import SEQ_TTL_FACTOR, SessionEvents
-from backend.keys import Keys
-from backend.listener import ChannelListener
-from backend.process import stop_if_cancelled
+from backend.core.events import SEQ_TTL_FACTOR, SessionEvents
+from backend.core.keys import Keys
+from backend.core.listener import ChannelListener
+from backend.procs.role import stop_if_cancelled
 from backend.settings import Settings
 
 log = logging.getLogger("courier.hub")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.hub import EventHub
-from backend.pubsub import Publisher
-from backend.queue import JobQueue
-from backend.rooms import Rooms
+from backend.core.pubsub import Publisher
+from backend.core.queue import JobQueue
+from backend.core.rooms import Rooms
+from backend.core.tasks import TaskRegistry
+from backend.sessions.hub import EventHub
 from backend.settings import Settings
-from backend.tasks import TaskRegistry
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ process stopped refreshing them are dropped whenever a script reads the member l
 
 from __future__ import annotations
 
-from backend.scripts import EMIT
+from backend.core.scripts import EMIT
 
 ROOM = (
     EMIT

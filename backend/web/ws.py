@@ -9,10 +9,10 @@ import secrets
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from backend.origin import is_allowed_origin
-from backend.protocol import SESSION_PATTERN, ErrorCode, ProtocolError
-from backend.session import ClientSession, Disconnected, Transport
-from backend.state import AppState, app_state
+from backend.sessions.protocol import SESSION_PATTERN, ErrorCode, ProtocolError
+from backend.sessions.session import ClientSession, Disconnected, Transport
+from backend.web.deps import AppState, app_state
+from backend.web.origin import is_allowed_origin
 
 router = APIRouter()
 

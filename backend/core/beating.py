@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
-from backend.consumers import ConsumerState, Heartbeat
-from backend.process import stop_if_cancelled
+from backend.core.consumers import ConsumerState, Heartbeat
+from backend.procs.role import stop_if_cancelled
 
 log = logging.getLogger("courier.heartbeat")
 

@@ -16,10 +16,10 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from backend.consumers import Consumer
-from backend.keys import Keys
-from backend.process import stop_if_cancelled
-from backend.status import queue_depth
+from backend.core.consumers import Consumer
+from backend.core.keys import Keys
+from backend.core.stats import queue_depth
+from backend.procs.role import stop_if_cancelled
 
 log = logging.getLogger("courier.metrics")
 

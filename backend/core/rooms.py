@@ -16,10 +16,10 @@ from collections import defaultdict
 
 from redis.exceptions import RedisError
 
-from backend import room_scripts
-from backend.events import SessionEvents
-from backend.keys import Keys
-from backend.process import stop_if_cancelled
+from backend.core import room_scripts
+from backend.core.events import SessionEvents
+from backend.core.keys import Keys
+from backend.procs.role import stop_if_cancelled
 from backend.settings import Settings
 
 log = logging.getLogger("courier.rooms")

@@ -12,10 +12,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel
 
-from backend.api import ERRORS, ApiError
-from backend.consumers import Consumer, ConsumerKind, list_consumers
-from backend.control import ALL, set_paused
-from backend.state import KeysDep, RedisDep, SettingsDep
+from backend.core.consumers import Consumer, ConsumerKind, list_consumers
+from backend.core.control import ALL, set_paused
+from backend.web.api import ERRORS, ApiError
+from backend.web.deps import KeysDep, RedisDep, SettingsDep
 
 router = APIRouter(prefix="/api/consumers", tags=["consumers"])
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from redis.exceptions import RedisError
 
-from backend.events import SessionEvents
-from backend.protocol import (
+from backend.core.events import SessionEvents
+from backend.core.rooms import RoomError
+from backend.core.tasks import ArgsError
+from backend.sessions.protocol import (
     Cancel,
     Chat,
     ErrorCode,
@@ -21,10 +23,8 @@ from backend.protocol import (
     SendPubsub,
     SendQueue,
 )
-from backend.ratelimit import TokenBucket
-from backend.rooms import RoomError
-from backend.services import Services
-from backend.tasks import ArgsError
+from backend.sessions.ratelimit import TokenBucket
+from backend.sessions.services import Services
 
 
 class RequestHandler:

@@ -7,10 +7,10 @@ import time
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from backend.connection import check_redis
-from backend.metrics import prometheus_text, recent_latencies
-from backend.state import KeysDep, RedisDep, ServicesDep, SettingsDep
-from backend.status import SystemStatus, read_status
+from backend.core.connection import check_redis
+from backend.core.metrics import prometheus_text, recent_latencies
+from backend.core.stats import SystemStatus, read_status
+from backend.web.deps import KeysDep, RedisDep, ServicesDep, SettingsDep
 
 router = APIRouter(tags=["health"])
 

@@ -16,7 +16,7 @@ from typing import Any, cast
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from backend.keys import Keys
+from backend.core.keys import Keys
 
 FORGET_AFTER = 60.0
 DETAILS_TTL = 3600

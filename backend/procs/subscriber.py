@@ -15,18 +15,18 @@ from typing import Any
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from backend.beating import beat_forever
-from backend.connection import create_redis
-from backend.consumers import ConsumerKind, ConsumerState, Heartbeat, new_consumer_id
-from backend.control import is_pause_message, is_paused
-from backend.events import SessionEvents
-from backend.execution import TaskRunner, describe, no_progress
-from backend.keys import Keys
-from backend.listener import ChannelListener
-from backend.process import configure_logging, run_role
-from backend.pubsub import Broadcast
+from backend.core.beating import beat_forever
+from backend.core.connection import create_redis
+from backend.core.consumers import ConsumerKind, ConsumerState, Heartbeat, new_consumer_id
+from backend.core.control import is_pause_message, is_paused
+from backend.core.events import SessionEvents
+from backend.core.keys import Keys
+from backend.core.listener import ChannelListener
+from backend.core.pubsub import Broadcast
+from backend.core.runner import TaskRunner, describe, no_progress
+from backend.core.tasks import TaskContext, TaskRegistry, load_tasks
+from backend.procs.role import configure_logging, run_role
 from backend.settings import Settings
-from backend.tasks import TaskContext, TaskRegistry, load_tasks
 
 log = logging.getLogger("courier.subscriber")
 

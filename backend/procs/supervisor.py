@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from types import FrameType
 
-from backend.redis_server import RedisServer, RedisServerError, find_redis_server
+from backend.procs.redis_server import RedisServer, RedisServerError, find_redis_server
 from backend.settings import Settings
 
 STOP_GRACE = 35.0

@@ -20,10 +20,10 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from backend import scripts
-from backend.events import SessionEvents, encode
-from backend.jobs import Job, JobStatus
-from backend.keys import Keys
+from backend.core import scripts
+from backend.core.events import SessionEvents, encode
+from backend.core.jobs import Job, JobStatus
+from backend.core.keys import Keys
 from backend.settings import Settings
 
 GROUP = "workers"

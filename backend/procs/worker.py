@@ -21,17 +21,17 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from backend.beating import beat_forever
-from backend.connection import create_redis
-from backend.consumers import ConsumerKind, ConsumerState, Heartbeat, new_consumer_id
-from backend.control import is_pause_message, is_paused
-from backend.execution import TaskRunner, describe
-from backend.keys import Keys
-from backend.listener import ChannelListener
-from backend.process import configure_logging, run_role, stop_if_cancelled
-from backend.queue import Delivery, JobQueue, Started
+from backend.core.beating import beat_forever
+from backend.core.connection import create_redis
+from backend.core.consumers import ConsumerKind, ConsumerState, Heartbeat, new_consumer_id
+from backend.core.control import is_pause_message, is_paused
+from backend.core.keys import Keys
+from backend.core.listener import ChannelListener
+from backend.core.queue import Delivery, JobQueue, Started
+from backend.core.runner import TaskRunner, describe
+from backend.core.tasks import TaskContext, TaskRegistry, load_tasks
+from backend.procs.role import configure_logging, run_role, stop_if_cancelled
 from backend.settings import Settings
-from backend.tasks import TaskContext, TaskRegistry, load_tasks
 
 log = logging.getLogger("courier.worker")
 

@@ -1,5 +1,5 @@
 """Session events: numbering, logging for resume, and routing to the web instance that holds
-the session's socket. The atomic work happens in Lua (see `backend.scripts`)."""
+the session's socket. The atomic work happens in Lua (see `backend.core.scripts`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from backend import scripts
-from backend.autopipeline import BatchedScript, ScriptPipeline
-from backend.keys import Keys
+from backend.core import scripts
+from backend.core.autopipeline import BatchedScript, ScriptPipeline
+from backend.core.keys import Keys
 from backend.settings import Settings
 
 # The seq counter outlives the log by this factor (see scripts.EMIT's SEQ_TTL).

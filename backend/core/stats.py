@@ -6,9 +6,9 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from backend.connection import check_redis
-from backend.consumers import Consumer, ConsumerKind, list_consumers
-from backend.keys import Keys
+from backend.core.connection import check_redis
+from backend.core.consumers import Consumer, ConsumerKind, list_consumers
+from backend.core.keys import Keys
 
 
 class SystemStatus(BaseModel):

@@ -8,11 +8,11 @@ from fastapi import Depends, Request, WebSocket
 from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 
-from backend.keys import Keys
-from backend.queue import JobQueue
-from backend.services import Services
+from backend.core.keys import Keys
+from backend.core.queue import JobQueue
+from backend.core.tasks import TaskRegistry
+from backend.sessions.services import Services
 from backend.settings import Settings
-from backend.tasks import TaskRegistry
 
 
 class AppState(TypedDict):

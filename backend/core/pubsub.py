@@ -10,9 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from backend import room_scripts
-from backend.events import SessionEvents, encode
-from backend.keys import Keys
+from backend.core import room_scripts
+from backend.core.events import SessionEvents, encode
+from backend.core.keys import Keys
 
 
 class Broadcast(BaseModel):

@@ -13,11 +13,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
-from backend.consumers import Consumer, ConsumerKind, list_consumers
-from backend.jobs import Job, JobStatus
-from backend.protocol import is_encodable
-from backend.state import KeysDep, QueueDep, RedisDep, RegistryDep, SettingsDep
-from backend.tasks import ArgsError
+from backend.core.consumers import Consumer, ConsumerKind, list_consumers
+from backend.core.jobs import Job, JobStatus
+from backend.core.tasks import ArgsError
+from backend.sessions.protocol import is_encodable
+from backend.web.deps import KeysDep, QueueDep, RedisDep, RegistryDep, SettingsDep
 
 router = APIRouter(prefix="/api", tags=["jobs"])
 

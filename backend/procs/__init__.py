@@ -1,0 +1,1 @@
+"""Operating-system processes: role plumbing, worker, subscriber, supervisor, redis-server."""

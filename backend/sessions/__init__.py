@@ -1,0 +1,1 @@
+"""WebSocket sessions, independent of any web framework: protocol, dispatch, the event hub."""
