@@ -35,7 +35,7 @@ def test_three_consumers(page: Page, e2e_stack: Stack) -> None:
     roles = [e2e_stack.worker() for _ in range(3)] + [e2e_stack.subscriber() for _ in range(3)]
     page.goto("/")
     for role in roles:
-        kind = "Workers" if role.argv[0] == "worker" else "Subscribers"
+        kind = "Workers" if role.name.startswith("worker") else "Subscribers"
         chip = page.get_by_role("list", name=kind).get_by_role("listitem")
         expect(chip.filter(has_text=f":{role.pid}")).to_contain_text("idle")
     page.get_by_role("button", name="Three consumers").click()

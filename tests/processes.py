@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -18,13 +16,10 @@ from typing import Any
 
 import pytest
 
-from backend.procs.redis_server import (
-    INSTALL_HINT,
-    RedisServer,
-    find_redis_server,
-    free_port,
-    stop_process,
-)
+from backend.procs.child import Child, role_argv
+from backend.procs.redis_server import INSTALL_HINT, RedisServer, find_redis_server, free_port
+
+STOP_GRACE = 15.0  # longer than a worker's shutdown grace, so it can hand jobs back
 
 
 def start_test_redis(directory: Path, persistent: bool = False) -> RedisServer:
@@ -86,72 +81,23 @@ def courier_env(redis_url: str | None, **settings: str) -> dict[str, str]:
 
 
 @dataclass
-class Role:
-    """One Courier process, its output in a log file that tests print when they fail."""
-
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    log_path: Path
-    cwd: Path | None = None
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-
-    def start(self) -> Role:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", *self.argv],
-            env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-        )  # fmt: skip
-        log.close()
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    @property
-    def is_running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def signal(self, signum: int) -> None:
-        assert self.process is not None
-        self.process.send_signal(signum)
-
-    def stop(self, timeout: float = 15.0) -> int:
-        """SIGTERM, then SIGKILL if it does not exit in time; returns the exit code."""
-        return stop_process(self.process, timeout) if self.process is not None else 0
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-    def output(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-
-@dataclass
 class Stack:
     """Web servers, workers and subscribers as real processes against one Redis."""
 
     redis_url: str
     log_dir: Path
     settings: dict[str, str] = field(default_factory=dict)
-    roles: list[Role] = field(default_factory=list)
+    roles: list[Child] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
         return courier_env(self.redis_url, **self.settings)
 
-    def add(self, role: str, *args: str) -> Role:
-        index = sum(r.argv[0] == role for r in self.roles) + 1
+    def add(self, role: str, *args: str) -> Child:
+        index = sum(r.name.startswith(f"{role}-") for r in self.roles) + 1
         name = f"{role}-{index}"
-        started = Role(name, [role, *args], self.env(), self.log_dir / f"{name}.log").start()
-        self.roles.append(started)
-        return started
+        child = Child(name, role_argv(role, *args), self.log_dir / f"{name}.log")
+        self.roles.append(child.start(self.env()))
+        return child
 
     def web(self, port: int | None = None) -> str:
         """Starts a web process (on a free port unless given) and returns its base URL once
@@ -165,15 +111,15 @@ class Stack:
             raise AssertionError(f"{role.name} did not start:\n{role.output()}") from None
         return base
 
-    def worker(self, *args: str) -> Role:
+    def worker(self, *args: str) -> Child:
         return self.add("worker", *args)
 
-    def subscriber(self, *args: str) -> Role:
+    def subscriber(self, *args: str) -> Child:
         return self.add("subscriber", *args)
 
     def stop(self) -> None:
         for role in reversed(self.roles):
-            role.stop()
+            role.stop(STOP_GRACE)
 
     def logs(self) -> str:
         return "\n".join(f"--- {r.name}\n{r.output()[-4000:]}" for r in self.roles)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from backend.procs.child import Child, ChildError
 
 INSTALL_HINT = (
     "install one (Debian/Ubuntu: `apt-get install redis-server`, macOS: `brew install redis`), "
@@ -56,18 +56,6 @@ def ping(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def stop_process(process: subprocess.Popen[bytes], grace: float) -> int:
-    """SIGTERM, then SIGKILL if the process has not exited within `grace`; its exit code."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return int(process.returncode)
-
-
 @dataclass
 class RedisServer:
     """One redis-server child process on 127.0.0.1 and a free (or given) port."""
@@ -77,7 +65,7 @@ class RedisServer:
     port: int = 0
     binary: str | None = None
     host: str = "127.0.0.1"
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    child: Child | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -103,44 +91,41 @@ class RedisServer:
             "--protected-mode", "yes",
         ]  # fmt: skip
 
-    def start(self, timeout: float = 10.0, **popen: object) -> str:
+    def start(self, timeout: float = 10.0) -> str:
         """Start the server (keeping the port across restarts) and wait until it answers PING."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if not self.port:
             self.port = free_port(self.host)
-        self.process = subprocess.Popen(  # type: ignore[call-overload]
-            self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, **popen
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if ping(self.host, self.port):
-                return self.url
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.005)
-        self.stop()
-        raise RedisServerError(f"redis-server did not start: {self.log_tail()}")
+        # Its own output goes to the same file as its log, which it writes itself.
+        self.child = Child("redis-server", self.command(), self.log_path).start(dict(os.environ))
+        try:
+            self.child.wait_ready(lambda: ping(self.host, self.port), timeout, "answering PING")
+        except ChildError:
+            self.stop()
+            raise RedisServerError(f"redis-server did not start: {self.log_tail()}") from None
+        return self.url
 
     def log_tail(self, lines: int = 5) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace").strip().splitlines()
-        except OSError:
+        if not self.log_path.exists():
             return "no log written"
-        return " | ".join(text[-lines:]) or "empty log"
+        return " | ".join(Child("redis-server", [], self.log_path).log_tail(lines).splitlines())
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM lets Redis flush its append-only file; SIGKILL only if it hangs."""
-        if self.process is not None:
-            stop_process(self.process, timeout)
-        self.process = None
+        if self.child is not None:
+            self.child.stop(timeout)
+        self.child = None
 
     def kill(self) -> None:
         """SIGKILL, for fault tests: no flush, no goodbye."""
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
+        if self.child is not None:
+            self.child.kill()
+            self.child = None
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self.child.process if self.child is not None else None
 
     @property
     def is_running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self.child is not None and self.child.is_running

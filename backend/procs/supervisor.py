@@ -9,33 +9,26 @@ Redis last. On Linux each child also gets SIGTERM if the supervisor itself dies.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from types import FrameType
 
+from backend.procs.child import Child, role_argv, terminate
 from backend.procs.redis_server import RedisServer, RedisServerError, find_redis_server
 from backend.settings import Settings
 
 STOP_GRACE = 35.0
+WEB_STOP_GRACE = 10.0
 RESTART_BACKOFF_MAX = 30.0
 WEB_START_TIMEOUT = 20.0
-PR_SET_PDEATHSIG = 1
 
 
 class SupervisorError(RuntimeError):
     """The app cannot start; the message says why and what to do."""
-
-
-def die_with_parent() -> None:
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def say(message: str) -> None:
@@ -43,23 +36,11 @@ def say(message: str) -> None:
 
 
 @dataclass
-class Child:
-    name: str
-    argv: list[str]
-    process: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
+class Restarts:
+    """A crashed child's restart schedule: 0.5 s, 1 s, 2 s ... up to RESTART_BACKOFF_MAX."""
+
+    count: int = 0
     next_start: float = 0.0
-
-    def start(self, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            self.argv, env=env, stdin=subprocess.DEVNULL,
-            # The supervisor runs no threads, so preexec_fn is safe here.
-            start_new_session=True, preexec_fn=die_with_parent,  # noqa: PLW1509
-        )  # fmt: skip
-
-    @property
-    def is_running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
 
 
 @dataclass
@@ -70,6 +51,7 @@ class Supervisor:
     workers: int = 2
     subscribers: int = 2
     children: list[Child] = field(default_factory=list)
+    restarts: dict[str, Restarts] = field(default_factory=dict)
     redis: RedisServer | None = None
     stopping: bool = False
 
@@ -106,7 +88,7 @@ class Supervisor:
             )
         self.redis = RedisServer(data_dir=data_dir, persistent=True, binary=binary)
         try:
-            url = self.redis.start(start_new_session=True, preexec_fn=die_with_parent)
+            url = self.redis.start()
         except RedisServerError as exc:
             raise SupervisorError(f"embedded Redis failed: {exc}") from None
         say(f"embedded Redis at {url} ({binary}; data in {data_dir}, append-only on)")
@@ -121,13 +103,12 @@ class Supervisor:
         }
 
     def _start_children(self, env: dict[str, str]) -> None:
-        python = [sys.executable, "-m", "backend.cli"]
-        self.children = [Child("web", [*python, "web"])]
+        self.children = [Child("web", role_argv("web"))]
         self.children += [
-            Child(f"worker-{i + 1}", [*python, "worker"]) for i in range(self.workers)
+            Child(f"worker-{i + 1}", role_argv("worker")) for i in range(self.workers)
         ]
         self.children += [
-            Child(f"subscriber-{i + 1}", [*python, "subscriber"]) for i in range(self.subscribers)
+            Child(f"subscriber-{i + 1}", role_argv("subscriber")) for i in range(self.subscribers)
         ]
         for child in self.children:
             child.start(env)
@@ -157,21 +138,21 @@ class Supervisor:
 
     def _restart(self, child: Child, env: dict[str, str]) -> None:
         now = time.monotonic()
-        if child.next_start == 0.0:
-            code = child.process.returncode if child.process else None
-            delay = min(RESTART_BACKOFF_MAX, 0.5 * 2**child.restarts)
-            say(f"{child.name} exited with {code}; restarting in {delay:g}s")
-            child.next_start = now + delay
-        if now >= child.next_start:
-            child.restarts += 1
-            child.next_start = 0.0
+        plan = self.restarts.setdefault(child.name, Restarts())
+        if plan.next_start == 0.0:
+            delay = min(RESTART_BACKOFF_MAX, 0.5 * 2**plan.count)
+            say(f"{child.name} exited with {child.returncode}; restarting in {delay:g}s")
+            plan.next_start = now + delay
+        if now >= plan.next_start:
+            plan.count += 1
+            plan.next_start = 0.0
             child.start(env)
 
     def _stop_all(self) -> None:
         self.stopping = True
         web = [c for c in self.children if c.name == "web"]
         consumers = [c for c in self.children if c.name != "web"]
-        _terminate(web, grace=10.0)
+        _terminate(web, grace=WEB_STOP_GRACE)
         _terminate(consumers, grace=STOP_GRACE)
         if self.redis is not None:
             self.redis.stop()
@@ -179,19 +160,8 @@ class Supervisor:
 
 
 def _terminate(children: list[Child], grace: float) -> None:
-    running = [c for c in children if c.is_running]
-    for child in running:
-        assert child.process is not None
-        child.process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for child in running:
-        assert child.process is not None
-        try:
-            child.process.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            say(f"{child.name} did not stop within {grace:g}s; killing it")
-            child.process.kill()
-            child.process.wait()
+    for name in terminate(children, grace):
+        say(f"{name} did not stop within {grace:g}s; killed it")
 
 
 def _accepts(host: str, port: int) -> bool:

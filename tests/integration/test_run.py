@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import redis as sync_redis
 
+from backend.procs.child import Child, role_argv
 from backend.procs.redis_server import free_port
-from tests.processes import Role, courier_env, http_status, wait_until
+from tests.processes import courier_env, http_status, wait_until
 
 
 def children_of(pid: int) -> set[int]:
@@ -39,11 +40,12 @@ def is_alive(pid: int) -> bool:
     return state != "Z"
 
 
-def start_run(tmp_path: Path, port: int, *extra: str, **env: str) -> Role:
+def start_run(tmp_path: Path, port: int, *extra: str, **env: str) -> Child:
     environment = courier_env(None, heartbeat_interval="0.2", heartbeat_timeout="1")
     environment.update(env)
     argv = ["run", "--port", str(port), "--workers", "1", "--subscribers", "1", *extra]
-    return Role("run", argv, environment, tmp_path / "run.log", cwd=tmp_path).start()
+    run = Child("run", role_argv(*argv), tmp_path / "run.log", cwd=tmp_path)
+    return run.start(environment)
 
 
 def consumers_up(base: str) -> bool:
