@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backend.procs.supervisor import die_with_parent
+from backend.procs.child import die_with_parent
 
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 

@@ -19,7 +19,6 @@ from backend.bench.children import STOP_GRACE, Child, terminate
 from backend.bench.messages import BenchError, say
 from backend.bench.options import UNTHROTTLED, Plan, hide_password
 from backend.procs.redis_server import RedisServer, RedisServerError, free_port
-from backend.procs.supervisor import die_with_parent
 
 START_TIMEOUT = 30.0
 
@@ -64,7 +63,7 @@ class Stack:
     def _start_redis(self) -> str:
         self.redis = RedisServer(data_dir=self.directory / "redis", persistent=False)
         try:
-            return self.redis.start(start_new_session=True, preexec_fn=die_with_parent)
+            return self.redis.start()
         except RedisServerError as exc:
             raise BenchError(f"could not start redis-server: {exc}") from None
 
