@@ -11,10 +11,13 @@ run: $(STAMP)
 
 test: check unit e2e
 
+# Lint, format, types, the layer contracts (pyproject's [tool.importlinter]) and the size rules.
 check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit/test_tree.py
 
 unit: $(STAMP)
 	$(BIN)/pytest tests

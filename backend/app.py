@@ -1,35 +1,58 @@
 """The composition root: builds the FastAPI app from the JSON API (backend) and the pages
-(frontend), and owns the process's one Redis pool through the lifespan."""
+(frontend), and owns the process's one Redis pool through the lifespan.
+
+This is the one backend module that imports `frontend`: the app is where the two halves meet,
+and the layer contracts (`lint-imports`) allow it here and nowhere else in backend/.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from backend.core.connection import create_redis
 from backend.core.keys import Keys
-from backend.core.metrics import Sampler
+from backend.core.loops import cancel_and_wait
 from backend.core.pubsub import Publisher
 from backend.core.queue import JobQueue
 from backend.core.rooms import Rooms
-from backend.core.tasks import load_tasks
+from backend.core.stats import Sampler
+from backend.core.tasks import TaskRegistry, load_tasks
 from backend.sessions.hub import EventHub
 from backend.sessions.services import Services
 from backend.settings import Settings
-from backend.web import api, consumers, health, ws
+from backend.web import api, consumers, errors, health, ws
 from backend.web.deps import AppState
-from frontend import chat, dashboard, jobs, lab, live, pages
+from frontend import chat, controls, dashboard, jobs, lab, live, pages
+from frontend.assets import static_dir
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+STATIC_DIR = static_dir()
 
 
 def create_app(settings: Settings) -> FastAPI:
-    registry = load_tasks(settings.tasks)
+    app = FastAPI(
+        title="Courier",
+        summary="A crash-safe Redis job queue and Redis pub/sub, side by side, over WebSockets.",
+        version="0.1.0",
+        lifespan=_lifespan(settings, load_tasks(settings.tasks)),
+    )
+    for router in (health.router, api.router, consumers.router, ws.router):
+        app.include_router(router)
+    errors.install_error_handlers(app)
+    for page in (pages, live, chat, lab, controls, jobs, dashboard):
+        app.include_router(page.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def _lifespan(
+    settings: Settings, registry: TaskRegistry
+) -> Callable[[FastAPI], AbstractAsyncContextManager[AppState]]:
+    """One Redis pool and the process's background tasks, for the life of the app."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[AppState]:
@@ -52,27 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield AppState(settings=settings, keys=keys, redis=redis, services=services)
         finally:
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            await cancel_and_wait(background)
             await redis.aclose()
 
-    app = FastAPI(
-        title="Courier",
-        summary="A crash-safe Redis job queue and Redis pub/sub, side by side, over WebSockets.",
-        version="0.1.0",
-        lifespan=lifespan,
-    )
-    app.include_router(health.router)
-    app.include_router(api.router)
-    app.include_router(consumers.router)
-    app.include_router(ws.router)
-    api.install_error_handlers(app)
-    app.include_router(pages.router)
-    app.include_router(live.router)
-    app.include_router(chat.router)
-    app.include_router(lab.router)
-    app.include_router(jobs.router)
-    app.include_router(dashboard.router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    return app
+    return lifespan

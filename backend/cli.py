@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from backend.settings import REDIS_SCHEMES, Settings, SettingsError, load_settings
+from backend.settings import Settings, SettingsError, check_redis_url, load_settings
 
 MAX_BENCH_JOBS = 1_000_000
 MAX_BENCH_MEMBERS = 1_000  # one socket each in the bench, and half as many per web process
@@ -173,10 +173,10 @@ def _integer(text: str) -> int:
 
 
 def _redis_url(text: str) -> str:
-    if text.partition("://")[0] not in REDIS_SCHEMES:
-        allowed = ", ".join(f"{scheme}://" for scheme in REDIS_SCHEMES)
-        raise argparse.ArgumentTypeError(f"must start with {allowed}, got {text!r}")
-    return text
+    try:
+        return check_redis_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -125,16 +125,20 @@ class Settings(BaseSettings):
     def _check_redis_url(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        scheme = urlsplit(value).scheme
-        if scheme not in REDIS_SCHEMES:
-            allowed = ", ".join(f"{s}://" for s in REDIS_SCHEMES)
-            raise ValueError(f"must start with {allowed} (got {value!r})")
-        return value
+        return check_redis_url(value)
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower_log_level(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+
+def check_redis_url(value: str) -> str:
+    """The URL itself, or ValueError naming the schemes Courier speaks."""
+    if urlsplit(value).scheme not in REDIS_SCHEMES:
+        allowed = ", ".join(f"{scheme}://" for scheme in REDIS_SCHEMES)
+        raise ValueError(f"must start with {allowed} (got {value!r})")
+    return value
 
 
 def load_settings(**overrides: object) -> Settings:

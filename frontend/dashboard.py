@@ -10,8 +10,7 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 from redis.exceptions import RedisError
 
-from backend.core.metrics import read_samples, redis_facts
-from backend.core.stats import read_status
+from backend.core.stats import read_samples, read_status, redis_facts
 from backend.web.deps import AppState, app_state
 from backend.web.ws import accept_if_allowed
 from frontend.charts import Series, chart

@@ -18,9 +18,8 @@ from fastapi.responses import HTMLResponse
 from backend.core.queue import JobQueue
 from backend.sessions.session import Transport
 from backend.web.deps import QueueDep, RegistryDep
-from backend.web.ws import StarletteTransport, accept_if_allowed, serve_session
 from frontend.guards import require_same_origin
-from frontend.resume import CursorKeeper, new_page_session, page_cursor
+from frontend.resume import new_page_session, serve_page_session
 from frontend.templating import render_fragment, templates
 
 router = APIRouter(include_in_schema=False)
@@ -189,11 +188,6 @@ async def dead_action(job_id: str, action: str, queue: QueueDep) -> HTMLResponse
 
 @router.websocket("/ui/jobs/ws")
 async def jobs_socket(websocket: WebSocket) -> None:
-    state = await accept_if_allowed(websocket)
-    if state is None:
-        return
-    session, after = await page_cursor(websocket, state)
-    page = JobsTransport(StarletteTransport(websocket), state["services"].queue)
-    key = state["keys"].page_cursor(session)
-    transport = CursorKeeper(page, state["redis"], key, state["settings"].session_ttl)
-    await serve_session(websocket, state, transport, session, after)
+    await serve_page_session(
+        websocket, lambda socket, state: JobsTransport(socket, state["services"].queue)
+    )

@@ -14,20 +14,17 @@ import secrets
 import statistics
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, Request, WebSocket
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, WebSocket
 
-from backend.core.control import set_paused
 from backend.sessions.protocol import ProtocolError
 from backend.sessions.session import Disconnected, Transport
-from backend.web.deps import KeysDep, RedisDep, SettingsDep
-from backend.web.ws import StarletteTransport, accept_if_allowed, serve_session
-from frontend.guards import require_same_origin
-from frontend.resume import CursorKeeper, page_cursor
+from backend.web.admin import is_admin
+from backend.web.deps import AppState
+from frontend.resume import serve_page_session
 from frontend.scenarios import Scenarios
 from frontend.templating import render_fragment
 
@@ -69,11 +66,14 @@ class LabTransport:
     """Between the lab page (htmx) and the session (JSON protocol)."""
 
     def __init__(
-        self, inner: Transport, scenarios: Scenarios | None = None, token: str | None = None
+        self,
+        inner: Transport,
+        scenarios: Scenarios | None = None,
+        is_admin: Callable[[str], bool] = lambda token: True,
     ) -> None:
         self.inner = inner
         self.scenarios = scenarios
-        self.token = token
+        self.is_admin = is_admin
         self.pending: asyncio.Queue[str | None] = asyncio.Queue()
         self.sent: dict[str, Sent] = {}  # by ref, then also by job/message id
         self.lanes = {"queue": Lane(), "pubsub": Lane()}
@@ -131,9 +131,7 @@ class LabTransport:
         self.pending.put_nowait(json.dumps({**message, "text": text, "ref": ref}))
 
     async def _start_scenario(self, form: dict[str, Any]) -> None:
-        if self.token is not None and not secrets.compare_digest(
-            str(form.get("token", "")).encode(), self.token.encode()
-        ):
+        if not self.is_admin(str(form.get("token", ""))):
             await self.say("Scenarios pause and crash consumers: they need the admin token.")
             return
         run = self.scenarios.get(str(form["scenario"])) if self.scenarios else None
@@ -241,46 +239,9 @@ class LabTransport:
 
 @router.websocket("/ui/lab/ws")
 async def lab_socket(websocket: WebSocket) -> None:
-    state = await accept_if_allowed(websocket)
-    if state is None:
-        return
-    settings = state["settings"]
-    scenarios = Scenarios(state["redis"], state["keys"], settings)
-    session, after = await page_cursor(websocket, state)
-    page = LabTransport(StarletteTransport(websocket), scenarios, settings.admin_token)
-    key = state["keys"].page_cursor(session)
-    transport = CursorKeeper(page, state["redis"], key, settings.session_ttl)
-    await serve_session(websocket, state, transport, session, after)
+    def page(socket: Transport, state: AppState) -> Transport:
+        settings = state["settings"]
+        scenarios = Scenarios(state["redis"], state["keys"], settings)
+        return LabTransport(socket, scenarios, lambda token: is_admin(settings, token))
 
-
-@router.post(
-    "/ui/consumers/{consumer_id}/{action}",
-    response_class=HTMLResponse,
-    dependencies=[Depends(require_same_origin)],
-)
-async def control(
-    consumer_id: str,
-    action: str,
-    request: Request,
-    *,
-    redis: RedisDep,
-    keys: KeysDep,
-    settings: SettingsDep,
-) -> HTMLResponse:
-    """The lab's pause and resume buttons; the status socket shows the effect within a second."""
-    form = parse_qs((await request.body())[:4096].decode(errors="replace"))
-    token = form.get("token", [""])[0]
-    if action not in ("pause", "resume"):
-        return _notice(f"unknown action {action!r}", 422)
-    if settings.admin_token is not None and not secrets.compare_digest(
-        token.encode(), settings.admin_token.encode()
-    ):
-        return _notice("the admin token is missing or wrong", 401)
-    await set_paused(redis, keys, consumer_id, action == "pause")
-    target = "every consumer" if consumer_id == "*" else consumer_id
-    return _notice(f"asked {target} to {action}", 200)
-
-
-def _notice(text: str, status: int) -> HTMLResponse:
-    """Always 200, so htmx shows the words; the JSON API under /api answers with real codes."""
-    return HTMLResponse(render_fragment("fragments/lab_notice.html", text=text, ok=status == 200))
+    await serve_page_session(websocket, page)

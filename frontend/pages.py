@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from backend.core.stats import read_status
+from backend.web.admin import controls_open
 from backend.web.deps import KeysDep, RedisDep, SettingsDep
 from frontend.resume import new_page_session
 from frontend.templating import templates
@@ -20,7 +21,7 @@ async def home(
     status = await read_status(redis, keys, settings.heartbeat_timeout)
     context = {
         "status": status,
-        "controls_open": settings.admin_token is None,
+        "controls_open": controls_open(settings),
         "active": "home",
         "page_session": new_page_session(),
     }

@@ -12,6 +12,7 @@ import contextlib
 import json
 import re
 import secrets
+from collections.abc import Callable
 
 from fastapi import WebSocket
 from redis.asyncio import Redis
@@ -20,6 +21,7 @@ from redis.exceptions import RedisError
 from backend.sessions.protocol import SESSION_PATTERN
 from backend.sessions.session import Transport
 from backend.web.deps import AppState
+from backend.web.ws import StarletteTransport, accept_if_allowed, serve_session
 
 _session = re.compile(SESSION_PATTERN)
 
@@ -62,3 +64,18 @@ class CursorKeeper:
 
     async def close(self, code: int, reason: str) -> None:
         await self.inner.close(code, reason)
+
+
+async def serve_page_session(
+    websocket: WebSocket, page: Callable[[Transport, AppState], Transport]
+) -> None:
+    """A page's socket: the Origin check, the page's session resumed after the last event it
+    rendered, and `page(socket, state)` translating between the page's HTML and the protocol."""
+    state = await accept_if_allowed(websocket)
+    if state is None:
+        return
+    session, after = await page_cursor(websocket, state)
+    key = state["keys"].page_cursor(session)
+    rendered = page(StarletteTransport(websocket), state)
+    transport = CursorKeeper(rendered, state["redis"], key, state["settings"].session_ttl)
+    await serve_session(websocket, state, transport, session, after)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+from frontend.assets import templates_dir
+
+TEMPLATES_DIR = templates_dir()
 
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 

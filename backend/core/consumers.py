@@ -7,9 +7,11 @@ one gone for a minute is forgotten. Reading never needs the consumer to be alive
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, cast
 
@@ -17,6 +19,9 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from backend.core.keys import Keys
+from backend.core.loops import every
+
+log = logging.getLogger("courier.heartbeat")
 
 FORGET_AFTER = 60.0
 DETAILS_TTL = 3600
@@ -77,6 +82,19 @@ class Heartbeat:
             pipe.zadd(self.keys.consumers(self.kind), {self.id: now})
             pipe.zremrangebyscore(self.keys.consumers(self.kind), "-inf", now - FORGET_AFTER)
             await pipe.execute()
+
+    async def beat_forever(
+        self,
+        interval: float,
+        state: Callable[[], ConsumerState],
+        counters: Callable[[], dict[str, int]],
+    ) -> None:
+        """Beats every `interval` seconds; a Redis outage is logged once and ridden out."""
+
+        async def beat() -> None:
+            await self.beat(state(), **counters())
+
+        await every(interval, beat, log=log, what="heartbeat", first_wait=False)
 
     async def sign_off(self) -> None:
         """Show this consumer as gone at once instead of after the heartbeat timeout."""

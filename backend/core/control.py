@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
@@ -49,8 +50,26 @@ async def paused_ids(redis: Redis, keys: Keys, consumer_ids: list[str]) -> set[s
     return {c for c in consumer_ids if wishes.get(c, "1" if everyone else "0") == "1"}
 
 
-def is_pause_message(data: str) -> bool:
-    return data == RECHECK
+@dataclass(frozen=True)
+class Command:
+    """One message on the control channel: `pause-state` (look at the pause wishes again),
+    `cancel` (a job id) or `crash` (a consumer id)."""
+
+    action: str
+    id: str = ""
+    consumer: str = ""
+
+
+def parse_command(data: str) -> Command | None:
+    """None for anything that is not a control message (it is logged and ignored)."""
+    try:
+        message = json.loads(data)
+    except ValueError:
+        message = None
+    if not isinstance(message, dict) or not isinstance(message.get("action"), str):
+        log.warning("ignoring a control message that is not one: %.80r", data)
+        return None
+    return Command(message["action"], str(message.get("id", "")), str(message.get("consumer", "")))
 
 
 async def request_crash(redis: Redis, keys: Keys, consumer_id: str) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from backend.core import scripts
 from backend.core.autopipeline import BatchedScript, ScriptPipeline
 from backend.core.keys import Keys
+from backend.core.scripts import sessions as scripts
 from backend.settings import Settings
 
 # The seq counter outlives the log by this factor (see scripts.EMIT's SEQ_TTL).

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from backend.procs.role import stop_if_cancelled
+from backend.core.loops import stop_if_cancelled
 
 log = logging.getLogger("courier.listener")
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from backend.core import room_scripts
 from backend.core.events import SessionEvents, encode
 from backend.core.keys import Keys
+from backend.core.scripts import pubsub as scripts
 
 
 class Broadcast(BaseModel):
@@ -38,7 +38,7 @@ class Publisher:
     def __init__(self, events: SessionEvents, keys: Keys) -> None:
         self.events = events
         self.keys = keys
-        self._publish = events.script(room_scripts.PUBLISH)
+        self._publish = events.script(scripts.PUBLISH)
 
     async def publish(
         self,

@@ -7,33 +7,22 @@ being refreshed and are dropped (and the others told) within `presence_timeout` 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
 import uuid
 from collections import defaultdict
 
-from redis.exceptions import RedisError
-
-from backend.core import room_scripts
 from backend.core.events import SessionEvents
 from backend.core.keys import Keys
-from backend.procs.role import stop_if_cancelled
+from backend.core.loops import every
+from backend.core.rejected import Rejected
+from backend.core.scripts import rooms as scripts
 from backend.settings import Settings
 
 log = logging.getLogger("courier.rooms")
 
 HISTORY_MAX = 50
-
-
-class RoomError(Exception):
-    """A room request that cannot be served; `code` matches the protocol's error codes."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
 
 
 class Rooms:
@@ -42,11 +31,11 @@ class Rooms:
         self.keys = keys
         self.stale = settings.presence_timeout
         self.local: dict[str, dict[str, str]] = defaultdict(dict)  # room -> session -> name
-        self._join = events.script(room_scripts.JOIN)
-        self._leave = events.script(room_scripts.LEAVE)
-        self._chat = events.script(room_scripts.CHAT)
-        self._sweep = events.script(room_scripts.SWEEP)
-        self._refresh = events.script(room_scripts.REFRESH)
+        self._join = events.script(scripts.JOIN)
+        self._leave = events.script(scripts.LEAVE)
+        self._chat = events.script(scripts.CHAT)
+        self._sweep = events.script(scripts.SWEEP)
+        self._refresh = events.script(scripts.REFRESH)
 
     def _keys(self, room: str) -> list[str]:
         k = self.keys
@@ -58,9 +47,7 @@ class Rooms:
             args=[*self.events.context, room, session, name, time.time(), self.stale, HISTORY_MAX],
         )
         if reply == "taken":
-            raise RoomError(
-                "name_taken", f"{name!r} is already in room {room!r}; pick another name"
-            )
+            raise Rejected("name_taken", f"{name!r} is already in room {room!r}; pick another name")
         self.local[room][session] = name
 
     async def leave(self, room: str, session: str) -> bool:
@@ -89,7 +76,7 @@ class Rooms:
             ],
         )
         if int(reply) < 0:
-            raise RoomError("not_in_room", f"join room {room!r} before chatting in it")
+            raise Rejected("not_in_room", f"join room {room!r} before chatting in it")
         return int(reply)
 
     async def leave_all(self, session: str) -> None:
@@ -106,14 +93,7 @@ class Rooms:
 
     async def run(self) -> None:
         """Refreshes this process's members and sweeps out dead processes' ones, forever."""
-        interval = self.stale / 4
-        while True:
-            stop_if_cancelled()
-            await asyncio.sleep(interval)
-            try:
-                await self.refresh_and_sweep()
-            except RedisError as exc:
-                log.warning("presence refresh failed: %s", exc)
+        await every(self.stale / 4, self.refresh_and_sweep, log=log, what="presence refresh")
 
     async def refresh_and_sweep(self) -> None:
         now = time.time()

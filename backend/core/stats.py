@@ -1,6 +1,16 @@
-"""A snapshot of the whole system: is Redis up, and which workers and subscribers are alive."""
+"""What the system is doing: a snapshot (is Redis up, which consumers are alive, queue depth)
+for the pages and `/api/status`, and the dashboard's samples over the last minutes.
+
+Every web process runs the sampler, but for each time slot only the one that claims the slot in
+Redis writes the sample, so the history is the same whichever process a dashboard talks to.
+"""
 
 from __future__ import annotations
+
+import logging
+import statistics
+import time
+from typing import Any
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
@@ -9,6 +19,8 @@ from redis.exceptions import RedisError
 from backend.core.connection import check_redis
 from backend.core.consumers import Consumer, ConsumerKind, list_consumers
 from backend.core.keys import Keys
+from backend.core.loops import every
+from backend.core.queue import queue_depth
 
 
 class SystemStatus(BaseModel):
@@ -47,13 +59,103 @@ async def read_status(redis: Redis, keys: Keys, heartbeat_timeout: float) -> Sys
     )
 
 
-async def queue_depth(redis: Redis, keys: Keys) -> tuple[int, int]:
-    """Jobs waiting for a worker, and jobs a worker holds."""
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.xlen(keys.stream)
-        pipe.xinfo_groups(keys.stream)
-        replies = await pipe.execute(raise_on_error=False)
-    length = replies[0] if isinstance(replies[0], int) else 0
-    groups = replies[1] if isinstance(replies[1], list) else []
-    in_flight = sum(int(g.get("pending", 0)) for g in groups)
-    return max(0, length - in_flight), in_flight
+log = logging.getLogger("courier.metrics")
+
+SAMPLE_EVERY = 2
+KEEP_SAMPLES = 150  # five minutes
+
+
+class Sample(BaseModel):
+    t: float
+    depth: int
+    in_flight: int
+    succeeded: int
+    rate: float  # jobs/s finished since the previous sample
+    p50: float | None  # seconds, jobs finished since the previous sample
+    p95: float | None
+
+
+class RedisFacts(BaseModel):
+    version: str
+    used_memory: str
+    connected_clients: int
+
+
+def quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+async def recent_latencies(redis: Redis, keys: Keys, since: float) -> list[float]:
+    rows: Any = await redis.lrange(keys.latencies, 0, 1999)
+    found = []
+    for row in rows:
+        finished, _, seconds = str(row).partition(" ")
+        if float(finished) < since:
+            break  # newest first: the rest are older
+        found.append(float(seconds))
+    return found
+
+
+async def take_sample(redis: Redis, keys: Keys, previous: Sample | None) -> Sample:
+    now = time.time()
+    depth, in_flight = await queue_depth(redis, keys)
+    succeeded = int(await redis.hget(keys.stats, "succeeded") or 0)
+    since = previous.t if previous else now - SAMPLE_EVERY
+    latencies = await recent_latencies(redis, keys, since)
+    elapsed = max(0.001, now - since)
+    done = succeeded - previous.succeeded if previous else 0
+    return Sample(
+        t=now,
+        depth=depth,
+        in_flight=in_flight,
+        succeeded=succeeded,
+        rate=max(0, done) / elapsed,
+        p50=quantile(latencies, 0.5),
+        p95=quantile(latencies, 0.95),
+    )
+
+
+async def read_samples(redis: Redis, keys: Keys, limit: int = KEEP_SAMPLES) -> list[Sample]:
+    """Oldest first."""
+    rows: Any = await redis.lrange(keys.samples, 0, limit - 1)
+    return [Sample.model_validate_json(row) for row in reversed(rows)]
+
+
+def _until_next_slot() -> float:
+    return SAMPLE_EVERY - time.time() % SAMPLE_EVERY
+
+
+class Sampler:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis = redis
+        self.keys = keys
+
+    async def run(self) -> None:
+        """One sample at each slot boundary, for the life of the web process."""
+        await every(_until_next_slot, self.sample_once, log=log, what="metrics sample")
+
+    async def sample_once(self) -> bool:
+        slot = int(time.time() // SAMPLE_EVERY)
+        claimed = await self.redis.set(self.keys.sample_slot(slot), "1", nx=True, ex=60)
+        if not claimed:
+            return False
+        latest = await read_samples(self.redis, self.keys, 1)
+        sample = await take_sample(self.redis, self.keys, latest[-1] if latest else None)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(self.keys.samples, sample.model_dump_json())
+            pipe.ltrim(self.keys.samples, 0, KEEP_SAMPLES - 1)
+            await pipe.execute()
+        return True
+
+
+async def redis_facts(redis: Redis) -> RedisFacts:
+    info: Any = await redis.info()
+    return RedisFacts(
+        version=str(info.get("redis_version", "?")),
+        used_memory=str(info.get("used_memory_human", "?")),
+        connected_clients=int(info.get("connected_clients", 0)),
+    )

@@ -28,14 +28,6 @@ def configure_logging(settings: Settings, role: str) -> None:
     )
 
 
-def stop_if_cancelled() -> None:
-    """Re-raises a cancellation that a library swallowed: on Python 3.11, a cancel landing
-    inside a redis-py command can be lost, leaving a loop running. Loops call this each turn."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
 def run_role(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     """Run `main(stop)` until it returns; signals set `stop`, a second one cancels `main`.
     Uses uvloop when installed (it comes with uvicorn[standard]), as uvicorn does."""

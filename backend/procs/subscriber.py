@@ -15,17 +15,13 @@ from typing import Any
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from backend.core.beating import beat_forever
-from backend.core.connection import create_redis
-from backend.core.consumers import ConsumerKind, ConsumerState, Heartbeat, new_consumer_id
-from backend.core.control import is_pause_message, is_paused
+from backend.core.consumers import ConsumerKind
 from backend.core.events import SessionEvents
-from backend.core.keys import Keys
 from backend.core.listener import ChannelListener
 from backend.core.pubsub import Broadcast
-from backend.core.runner import TaskRunner, describe, no_progress
-from backend.core.tasks import TaskContext, TaskRegistry, load_tasks
-from backend.procs.role import configure_logging, run_role
+from backend.core.runner import describe, no_progress
+from backend.core.tasks import TaskContext
+from backend.procs.consumer import ConsumerProcess, run_consumer
 from backend.settings import Settings
 
 log = logging.getLogger("courier.subscriber")
@@ -33,86 +29,49 @@ log = logging.getLogger("courier.subscriber")
 MAX_BACKLOG = 10_000
 
 
-class Subscriber:
-    def __init__(
-        self,
-        settings: Settings,
-        registry: TaskRegistry | None = None,
-        consumer_id: str | None = None,
-    ) -> None:
-        self.settings = settings
-        self.keys = Keys(settings.key_prefix)
-        self.id = consumer_id or new_consumer_id(ConsumerKind.SUBSCRIBER)
-        self.runner = TaskRunner(registry or load_tasks(settings.tasks))
-        self.processed = 0
+class Subscriber(ConsumerProcess):
+    kind = ConsumerKind.SUBSCRIBER
+
+    def setup(self) -> None:
         self.running: set[asyncio.Task[None]] = set()
-        self.slots = asyncio.Semaphore(settings.worker_concurrency)
-        self.paused = False
+        self.slots = asyncio.Semaphore(self.settings.worker_concurrency)
         self.stopping = False
         self.dropped = 0
         self.listening: asyncio.Task[None] | None = None
 
-    def state(self) -> ConsumerState:
-        if self.paused:
-            return ConsumerState.PAUSED
-        return ConsumerState.BUSY if self.running else ConsumerState.IDLE
+    @property
+    def is_busy(self) -> bool:
+        return bool(self.running)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        redis = create_redis(self.settings)
-        self.redis = redis
-        self.events = SessionEvents(redis, self.keys, self.settings)
-        self.listener = ChannelListener(redis, [], self._on_message, patterns=[self.keys.topics])
-        control = ChannelListener(redis, [self.keys.control], self._on_control, self._sync_pause)
-        heartbeat = Heartbeat(redis, self.keys, ConsumerKind.SUBSCRIBER, self.id)
-        log.info("subscriber %s started", self.id)
-        try:
-            async with asyncio.TaskGroup() as group:
-                self.group = group
-                beat = beat_forever(
-                    heartbeat, self.settings.heartbeat_interval, self.state, self._counters
-                )
-                loops = [group.create_task(beat), group.create_task(control.run())]
-                await self._sync_pause()
-                await stop.wait()
-                self.stopping = True
-                self._unsubscribe()
-                for loop in loops:
-                    loop.cancel()
-            await self._finish_running()
-            await heartbeat.sign_off()
-        finally:
-            self.runner.close()
-            await redis.aclose()
-            log.info("subscriber %s stopped after %d messages", self.id, self.processed)
+    def counters(self) -> dict[str, int]:
+        subscribed = self.listener.subscribed.is_set()
+        return {"processed": self.processed, "subscribed": int(subscribed)}
 
-    def _on_control(self, channel: str, data: str) -> None:
-        if is_pause_message(data):
-            self.group.create_task(self._sync_pause())
+    async def prepare(self, stop: asyncio.Event) -> None:
+        self.events = SessionEvents(self.redis, self.keys, self.settings)
+        self.listener = ChannelListener(
+            self.redis, [], self._on_message, patterns=[self.keys.topics]
+        )
 
-    async def _sync_pause(self) -> None:
+    async def work(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self.stopping = True
+        self._unsubscribe()
+
+    def apply_pause(self, paused: bool) -> None:
         """Paused means unsubscribed: what is published meanwhile never reaches this process."""
-        try:
-            paused = await is_paused(self.redis, self.keys, self.id)
-        except RedisError as exc:
-            log.warning("could not read the pause state: %s", exc)
-            return
         if paused and self.listening is not None:
             self._unsubscribe()
             log.info("paused: unsubscribed")
         elif not paused and self.listening is None and not self.stopping:
             self.listening = self.group.create_task(self.listener.run())
             log.info("listening to every topic")
-        self.paused = paused
 
     def _unsubscribe(self) -> None:
         if self.listening is not None:
             self.listening.cancel()
             self.listening = None
             self.listener.subscribed.clear()
-
-    def _counters(self) -> dict[str, int]:
-        subscribed = self.listener.subscribed.is_set()
-        return {"processed": self.processed, "subscribed": int(subscribed)}
 
     def _on_message(self, channel: str, data: str) -> None:
         if len(self.running) >= MAX_BACKLOG:
@@ -148,18 +107,11 @@ class Subscriber:
         self.processed += 1
         return {"type": "result", **base, "result": result}
 
-    async def _finish_running(self) -> None:
+    async def finish(self) -> None:
         """Answers what is already being processed (there is nothing to hand back)."""
         if self.running:
             await asyncio.wait(self.running, timeout=self.settings.shutdown_grace)
 
 
 def run_subscriber(settings: Settings) -> int:
-    configure_logging(settings, "subscriber")
-    try:
-        subscriber = Subscriber(settings)
-    except ImportError as exc:
-        log.error("%s", exc)
-        return 2
-    run_role(subscriber.run)
-    return 0
+    return run_consumer("subscriber", settings, Subscriber)

@@ -1,4 +1,5 @@
-"""Serving one parsed client request: queue and pub/sub sends, cancel, ping, and chat rooms.
+"""The message dispatcher: carries out one parsed client message (queue and pub/sub sends, cancel,
+ping, chat rooms).
 
 Every reply goes out as a session event (numbered by Redis), so replies and results share one
 ordered stream. A request that cannot be served raises ProtocolError, which becomes an `error`.
@@ -9,8 +10,8 @@ from __future__ import annotations
 from redis.exceptions import RedisError
 
 from backend.core.events import SessionEvents
-from backend.core.rooms import RoomError
-from backend.core.tasks import ArgsError
+from backend.core.rejected import Rejected
+from backend.core.sends import check_send
 from backend.sessions.protocol import (
     Cancel,
     Chat,
@@ -27,7 +28,7 @@ from backend.sessions.ratelimit import TokenBucket
 from backend.sessions.services import Services
 
 
-class RequestHandler:
+class Dispatcher:
     def __init__(self, session: str, services: Services) -> None:
         self.session = session
         self.services = services
@@ -38,7 +39,7 @@ class RequestHandler:
     async def serve(self, message: Request) -> None:
         try:
             await self._dispatch(message)
-        except RoomError as exc:
+        except Rejected as exc:
             raise ProtocolError(ErrorCode(exc.code), exc.detail, message.ref) from None
         except RedisError:
             detail = "Redis is unavailable; nothing was done, try again"
@@ -61,34 +62,14 @@ class RequestHandler:
             case Chat():
                 await self._chat(message)
 
-    def _check_task(self, name: str, args: dict[str, object], ref: object) -> None:
-        task = self.services.registry.get(name)
-        if task is None:
-            known = ", ".join(self.services.registry.names())
-            raise ProtocolError(
-                ErrorCode.UNKNOWN_TASK, f"unknown task {name!r}; known tasks: {known}", ref
-            )
-        try:
-            task.parse_args(args)
-        except ArgsError as exc:
-            raise ProtocolError(ErrorCode.INVALID_ARGS, str(exc), ref) from None
-
-    def _check_text(self, text: str, ref: object) -> None:
-        size = len(text.encode())
-        if size > self.settings.max_text_bytes:
-            detail = f"text is {size} bytes; the limit is {self.settings.max_text_bytes}"
-            raise ProtocolError(ErrorCode.TEXT_TOO_LONG, detail, ref)
-
     async def _send_job(self, message: SendQueue) -> None:
-        self._check_task(message.task, message.args, message.ref)
-        self._check_text(message.text, message.ref)
+        check_send(self.services.registry, self.settings, message.task, message.text, message.args)
         await self.services.queue.enqueue(
             message.task, message.text, message.args, self.session, message.ref
         )
 
     async def _publish(self, message: SendPubsub) -> None:
-        self._check_task(message.task, message.args, message.ref)
-        self._check_text(message.text, message.ref)
+        check_send(self.services.registry, self.settings, message.task, message.text, message.args)
         await self.services.publisher.publish(
             message.topic,
             message.text,

@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from backend.core.events import SEQ_TTL_FACTOR, SessionEvents
 from backend.core.keys import Keys
 from backend.core.listener import ChannelListener
-from backend.procs.role import stop_if_cancelled
+from backend.core.loops import every
 from backend.settings import Settings
 
 log = logging.getLogger("courier.hub")
@@ -52,7 +52,10 @@ class EventHub:
         """The listener and the route refresher; runs for the life of the web process."""
         async with asyncio.TaskGroup() as group:
             group.create_task(self.listener.run())
-            group.create_task(self._refresh_routes())
+            refresh = every(
+                self.settings.session_ttl / 3, self._refresh_routes, log=log, what="route refresh"
+            )
+            group.create_task(refresh)
 
     async def ready(self, within: float = 5.0) -> bool:
         """True once subscribed, so no event routed here can be missed."""
@@ -94,17 +97,10 @@ class EventHub:
 
     async def _refresh_routes(self) -> None:
         """Keeps the routes and logs of connected sessions from expiring."""
-        interval = self.settings.session_ttl / 3
-        while True:
-            stop_if_cancelled()
-            await asyncio.sleep(interval)
-            try:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for session in list(self.sinks):
-                        pipe.expire(self.keys.session_route(session), self.settings.session_ttl)
-                        seq_ttl = self.settings.session_ttl * SEQ_TTL_FACTOR
-                        pipe.expire(self.keys.session_seq(session), seq_ttl)
-                        pipe.expire(self.keys.session_log(session), self.settings.session_ttl)
-                    await pipe.execute()
-            except RedisError as exc:
-                log.warning("could not refresh session routes: %s", exc)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for session in list(self.sinks):
+                pipe.expire(self.keys.session_route(session), self.settings.session_ttl)
+                seq_ttl = self.settings.session_ttl * SEQ_TTL_FACTOR
+                pipe.expire(self.keys.session_seq(session), seq_ttl)
+                pipe.expire(self.keys.session_log(session), self.settings.session_ttl)
+            await pipe.execute()

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from backend.core.sends import is_encodable
+
 PROTOCOL_VERSION = 1
 
 Ref = Annotated[str, Field(max_length=128)] | Annotated[int, Field(strict=True)]
@@ -155,16 +157,6 @@ def _decode(raw: str) -> dict[str, Any]:
         detail = "the message contains an unpaired surrogate (\\ud800-\\udfff escape)"
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, detail)
     return data
-
-
-def is_encodable(value: object) -> bool:
-    """JSON escapes can produce strings that are not valid Unicode (lone surrogates), which
-    nothing downstream can store or send."""
-    try:
-        json.dumps(value, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def describe(exc: ValidationError) -> str:

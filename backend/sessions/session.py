@@ -16,12 +16,12 @@ from typing import Any, Protocol
 from redis.exceptions import RedisError
 
 from backend.core.events import encode, event_seq
-from backend.sessions.dispatcher import RequestHandler
+from backend.core.sends import is_encodable
+from backend.sessions.dispatcher import Dispatcher
 from backend.sessions.protocol import (
     PROTOCOL_VERSION,
     ErrorCode,
     ProtocolError,
-    is_encodable,
     parse_message,
 )
 from backend.sessions.ratelimit import TokenBucket
@@ -62,7 +62,7 @@ class ClientSession:
         self.services = services
         self.hub = services.hub
         self.settings = settings = services.settings
-        self.requests = RequestHandler(session_id, services)
+        self.dispatcher = Dispatcher(session_id, services)
         self.last_seq = 0
         self.outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_MAX)
         self.bucket = TokenBucket(settings.rate_limit, settings.rate_limit)
@@ -184,7 +184,7 @@ class ClientSession:
             wait = self.bucket.retry_after()
             detail = f"more than {self.settings.rate_limit:g} messages/s; retry in {wait:.2f}s"
             raise ProtocolError(ErrorCode.RATE_LIMITED, detail, _ref_of(raw))
-        await self.requests.serve(parse_message(raw))
+        await self.dispatcher.serve(parse_message(raw))
 
     async def emit(self, event: dict[str, Any], logged: bool = True) -> None:
         await self.hub.events.emit(self.id, event, logged)

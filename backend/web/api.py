@@ -7,39 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from redis.exceptions import RedisError
 
 from backend.core.consumers import Consumer, ConsumerKind, list_consumers
 from backend.core.jobs import Job, JobStatus
-from backend.core.tasks import ArgsError
-from backend.sessions.protocol import is_encodable
+from backend.core.queue import QueueStats
+from backend.core.rejected import Rejected
+from backend.core.sends import check_send, is_encodable
 from backend.web.deps import KeysDep, QueueDep, RedisDep, RegistryDep, SettingsDep
+from backend.web.errors import ERRORS, ApiError, ErrorBody, rejected
 
 router = APIRouter(prefix="/api", tags=["jobs"])
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
-
-
-class ErrorBody(BaseModel):
-    error: str
-    detail: str
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "No such job"},
-    422: {"model": ErrorBody, "description": "Invalid request"},
-    503: {"model": ErrorBody, "description": "Redis unavailable"},
-}
 
 
 class JobRequest(BaseModel):
@@ -58,15 +37,7 @@ class JobChange(BaseModel):
     status: JobStatus
 
 
-class QueueReport(BaseModel):
-    depth: int = Field(description="Jobs waiting for a worker")
-    in_flight: int = Field(description="Jobs a worker holds")
-    delayed: int = Field(description="Failed attempts waiting for their retry")
-    dead: int = Field(description="Jobs in the dead-letter set")
-    enqueued: int
-    succeeded: int
-    failed: int = Field(description="Failed attempts (retried or not)")
-    cancelled: int
+class QueueReport(QueueStats):
     workers: list[Consumer]
 
 
@@ -84,18 +55,10 @@ async def create_job(
     """Queues a job; its outcome is read with GET /api/jobs/{id}."""
     if not is_encodable(body.model_dump()):
         raise ApiError(422, "invalid_request", "the body contains an unpaired surrogate")
-    task = registry.get(body.task)
-    if task is None:
-        known = ", ".join(registry.names())
-        raise ApiError(422, "unknown_task", f"unknown task {body.task!r}; known tasks: {known}")
     try:
-        task.parse_args(body.args)
-    except ArgsError as exc:
-        raise ApiError(422, "invalid_args", str(exc)) from None
-    size = len(body.text.encode())
-    if size > settings.max_text_bytes:
-        detail = f"text is {size} bytes; the limit is {settings.max_text_bytes}"
-        raise ApiError(422, "text_too_long", detail)
+        check_send(registry, settings, body.task, body.text, body.args)
+    except Rejected as exc:
+        raise rejected(exc) from None
     job_id, _ = await queue.enqueue(body.task, body.text, body.args)
     return JobCreated(id=job_id)
 
@@ -166,25 +129,3 @@ async def tasks(registry: RegistryDep) -> list[TaskInfo]:
         )
         for t in registry.all()
     ]
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    async def api_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ApiError)
-        return JSONResponse({"error": exc.code, "detail": exc.detail}, exc.status)
-
-    async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"] if p != "body") or "body"
-            problems.append(f"{where}: {error['msg']}")
-        return JSONResponse({"error": "invalid_request", "detail": "; ".join(problems)}, 422)
-
-    async def redis_down(request: Request, exc: Exception) -> JSONResponse:
-        detail = f"Redis is unavailable ({exc}); nothing was changed, try again"
-        return JSONResponse({"error": "unavailable", "detail": detail}, 503)
-
-    app.add_exception_handler(ApiError, api_error)
-    app.add_exception_handler(RequestValidationError, invalid_request)
-    app.add_exception_handler(RedisError, redis_down)

@@ -6,34 +6,18 @@ When COURIER_ADMIN_TOKEN is set, these need `Authorization: Bearer <token>` (or 
 
 from __future__ import annotations
 
-import hmac
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from backend.core.consumers import Consumer, ConsumerKind, list_consumers
 from backend.core.control import ALL, set_paused
-from backend.web.api import ERRORS, ApiError
+from backend.web.admin import AdminDep, controls_open
 from backend.web.deps import KeysDep, RedisDep, SettingsDep
+from backend.web.errors import ERRORS, ApiError
 
 router = APIRouter(prefix="/api/consumers", tags=["consumers"])
-
-
-def require_admin(
-    settings: SettingsDep,
-    authorization: Annotated[str | None, Header()] = None,
-    x_admin_token: Annotated[str | None, Header()] = None,
-) -> None:
-    expected = settings.admin_token
-    if expected is None:
-        return
-    given = x_admin_token or (authorization or "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise ApiError(401, "unauthorized", "this control needs the admin token")
-
-
-AdminDep = Annotated[None, Depends(require_admin)]
 
 
 class ConsumerList(BaseModel):
@@ -54,7 +38,7 @@ async def consumers(redis: RedisDep, keys: KeysDep, settings: SettingsDep) -> Co
     return ConsumerList(
         workers=await list_consumers(redis, keys, ConsumerKind.WORKER, timeout),
         subscribers=await list_consumers(redis, keys, ConsumerKind.SUBSCRIBER, timeout),
-        controls_open=settings.admin_token is None,
+        controls_open=controls_open(settings),
     )
 
 

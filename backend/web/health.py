@@ -8,9 +8,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from backend.core.connection import check_redis
-from backend.core.metrics import prometheus_text, recent_latencies
-from backend.core.stats import SystemStatus, read_status
+from backend.core.stats import SystemStatus, read_status, recent_latencies
 from backend.web.deps import KeysDep, RedisDep, ServicesDep, SettingsDep
+from backend.web.metrics import prometheus_text
 
 router = APIRouter(tags=["health"])
 

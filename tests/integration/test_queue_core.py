@@ -6,6 +6,7 @@ import asyncio
 
 from redis.asyncio import Redis
 
+from backend.core.deliveries import Deliveries
 from backend.core.keys import Keys
 from backend.core.queue import GROUP, JobQueue
 from backend.procs.worker import Worker
@@ -51,10 +52,10 @@ async def test_take_over_reaches_dead_entries_behind_live_ones(
     settings: Settings, redis: Redis, keys: Keys
 ) -> None:
     settings = settings.model_copy(update={"visibility_timeout": 0.05})
-    queue = JobQueue(redis, keys, settings)
+    producer, queue = JobQueue(redis, keys, settings), Deliveries(redis, keys, settings)
     await queue.ensure_group()
     for i in range(40):
-        await queue.enqueue("uppercase", f"job {i}", {})
+        await producer.enqueue("uppercase", f"job {i}", {})
     live = await queue.read("live", 30, 10)
     dead = await queue.read("dead", 10, 10)
     await asyncio.sleep(0.1)

@@ -2,7 +2,7 @@
 
 from pydantic import BaseModel, Field
 
-from backend.core.tasks import TaskContext, task
+from backend import TaskContext, task
 
 
 class ShoutArgs(BaseModel):

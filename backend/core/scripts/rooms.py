@@ -1,4 +1,4 @@
-"""Lua scripts for chat rooms and pub/sub sends: presence, history and fan-out in one step.
+"""Lua scripts for chat rooms: presence, history and fan-out in one step.
 
 Each room message is emitted to every member's session (numbered, logged, routed to the member's
 web process) inside one script, so all members see messages in the same order. Members whose web
@@ -7,7 +7,7 @@ process stopped refreshing them are dropped whenever a script reads the member l
 
 from __future__ import annotations
 
-from backend.core.scripts import EMIT
+from backend.core.scripts.sessions import EMIT
 
 ROOM = (
     EMIT
@@ -138,20 +138,5 @@ if returned > 0 then
   broadcast(sessions, presence_body(ARGV[5], names, sessions))
 end
 return returned
-"""
-)
-
-# KEYS: stats. ARGV[5..]: channel, payload, session, id, ref (JSON). Publishes to whoever
-# listens right now and tells the sender how many that was.
-PUBLISH = (
-    EMIT
-    + r"""
-local receivers = redis.call('PUBLISH', ARGV[5], ARGV[6])
-redis.call('HINCRBY', KEYS[1], 'published', 1)
-redis.call('HINCRBY', KEYS[1], 'delivered', receivers)
-if receivers == 0 then redis.call('HINCRBY', KEYS[1], 'lost', 1) end
-emit(ARGV[7], '{"type":"accepted","ref":' .. ARGV[9] .. ',"id":' .. cjson.encode(ARGV[8])
-  .. ',"mode":"pubsub","receivers":' .. receivers .. '}', true)
-return receivers
 """
 )
