@@ -14,8 +14,8 @@ WebSocket client runs in its own short event loop, so CPU time can be read betwe
 bench measures and reports, and asserts nothing about timings; the test suite never runs it.
 """
 
-from backend.bench.fanout_run import run_fanout_bench
+from backend.bench.fanout import run_fanout_bench
 from backend.bench.options import FanoutBench, QueueBench
-from backend.bench.run import run_queue_bench
+from backend.bench.queue import run_queue_bench
 
 __all__ = ["FanoutBench", "QueueBench", "run_fanout_bench", "run_queue_bench"]

@@ -1,17 +1,38 @@
-"""The bench's side of `/ws`: connections, the frames it sends and the events that end a job."""
+"""The bench's side of `/ws`, and the event loop each phase runs in.
+
+Each phase gets its own short event loop, cut off at the bench's deadline and cancelled by
+SIGTERM, so processes can be watched and CPU time read between phases, outside any loop.
+Progress and the error that ends a run go to stderr, so stdout holds the report alone.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from types import FrameType
+from typing import Any, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
 
 from backend.bench.figures import Problems
-from backend.bench.messages import BenchError
+from backend.bench.options import TIME_LIMIT
+from backend.procs.role import event_loop_factory
+
+T = TypeVar("T")
+
+
+class BenchError(RuntimeError):
+    """The bench could not run to the end; the message says where and why."""
+
+
+def say(message: str) -> None:
+    """Progress goes to stderr, so stdout holds the report alone (valid JSON with --json)."""
+    print(f"courier bench: {message}", file=sys.stderr, flush=True)
 
 
 def _text(ref: int) -> str:
@@ -87,3 +108,78 @@ async def connections(urls: Sequence[str], count: int) -> AsyncIterator[list[Cli
         yield sockets
     finally:
         await asyncio.gather(*(socket.close() for socket in sockets), return_exceptions=True)
+
+
+class SigtermHandler:
+    """SIGTERM stops the bench as Ctrl-C does: outside a phase it raises KeyboardInterrupt, in
+    one it cancels the phase, since an exception raised inside an event loop callback would be
+    taken for a failed connection instead of stopping the run."""
+
+    def __init__(self) -> None:
+        self.phase: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
+        self.received = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.received = True
+        if self.phase is None:
+            raise KeyboardInterrupt
+        loop, task = self.phase
+        task.cancel()
+        loop.call_soon_threadsafe(lambda: None)  # wakes the loop, as asyncio does for Ctrl-C
+
+
+_sigterm = SigtermHandler()
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While inside, SIGTERM stops the run as Ctrl-C does; the previous handler comes back."""
+    _sigterm.received = False
+    previous = signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_phase(coroutine: Coroutine[Any, Any, T], deadline: float, what: str) -> T:
+    """Runs one phase in its own event loop, cut off at the bench's deadline."""
+    # uvloop, like the processes measured: the cheaper the client, the less it skews them.
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        try:
+            return runner.run(_bounded(coroutine, deadline))
+        except TimeoutError:
+            raise BenchError(f"stopped at the {TIME_LIMIT:g}s limit during {what}") from None
+        except OSError as exc:
+            raise BenchError(f"{what}: connection failed: {exc}") from None
+        except asyncio.CancelledError:
+            if _sigterm.received:
+                raise KeyboardInterrupt from None
+            raise
+
+
+async def _bounded(coroutine: Coroutine[Any, Any, T], deadline: float) -> T:
+    """The phase as a task SIGTERM can cancel, with a timeout at the deadline."""
+    task = asyncio.current_task()
+    assert task is not None
+    _sigterm.phase = (asyncio.get_running_loop(), task)
+    try:
+        async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+            return await coroutine
+    finally:
+        _sigterm.phase = None
+
+
+@contextlib.asynccontextmanager
+async def task_group() -> AsyncIterator[asyncio.TaskGroup]:
+    """A TaskGroup whose first failure comes out on its own, not inside an ExceptionGroup, so
+    `run_phase` can report it: as is when it is a BenchError or an OSError, else as a
+    BenchError (a connection the server closed, say)."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            yield group
+    except ExceptionGroup as failed:
+        first = failed.exceptions[0]
+        if isinstance(first, BenchError | OSError):
+            raise first from None
+        raise BenchError(repr(first)) from None

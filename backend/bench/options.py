@@ -22,6 +22,14 @@ class Plan:
     redis_url: str | None = None
     settings: Mapping[str, str] = field(default_factory=dict)
 
+    def describe(self) -> str:
+        """The processes as progress names them: `redis-server, 1 web, 1 worker(s)`, or
+        `2 web processes` for web processes alone."""
+        redis = "" if self.redis_url else "redis-server, "
+        if self.webs > 1 and not self.workers:
+            return f"{redis}{self.webs} web processes"
+        return f"{redis}{self.webs} web, {self.workers} worker(s)"
+
 
 @dataclass(frozen=True)
 class QueueBench:

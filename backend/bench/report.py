@@ -1,13 +1,14 @@
-"""The report of a queue run, and the pieces every bench's report is printed with: as text for
-people, as JSON for tools."""
+"""What a run found, printed as text for people or as JSON for tools. Both benches' reports are
+built from the same pieces, so their lines read alike and their JSON has the same shape."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol, cast
 
-from backend.bench.figures import Latency, Layout, Spread, Throughput
+from backend.bench.figures import Fanout, Latency, Layout, Spread, Throughput
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -15,9 +16,40 @@ if TYPE_CHECKING:
 INDENT = " " * 14  # continuation lines line up under the first line's text
 
 
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+class Verdict(Protocol):
+    """A report as a run prints it: whether everything came back right, as text or as JSON."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    def as_text(self) -> str: ...
+
+    def as_json(self) -> str: ...
+
+
+class _Findings:
+    """What both reports share: ok when no problem was found, and JSON of every field."""
+
+    problem_count: int
+
+    @property
+    def ok(self) -> bool:
+        return self.problem_count == 0
+
+    def as_json(self) -> str:
+        """The fields as they are, with `ok` added, since a property is not a field."""
+        body = asdict(cast("DataclassInstance", self))
+        body["ok"] = self.ok
+        return json.dumps(body, indent=2)
+
+
 @dataclass
-class Report:
-    """Everything a run found; a phase it did not reach stays None."""
+class Report(_Findings):
+    """Everything a queue run found; a phase it did not reach stays None."""
 
     command: str
     date: str
@@ -27,28 +59,48 @@ class Report:
     problems: list[str] = field(default_factory=list)
     problem_count: int = 0
 
-    @property
-    def ok(self) -> bool:
-        return self.problem_count == 0
+    def as_text(self) -> str:
+        lines = _header_lines(self)
+        if self.throughput is not None:
+            lines += _throughput_lines(self.throughput, self.layout.cpus or 1)
+        if self.latency is not None:
+            lines += _latency_lines(self.latency)
+        lines.append("")
+        ok = "every job got exactly one result, upper-cased, events in seq order"
+        lines += _verdict_lines(self.problem_count, self.problems, ok)
+        return "\n".join(lines)
 
 
-def as_json(report: DataclassInstance, ok: bool) -> str:
-    """The report's fields as they are, with `ok` added, since a property is not a field."""
-    body = asdict(report)
-    body["ok"] = ok
-    return json.dumps(body, indent=2)
+@dataclass
+class FanoutReport(_Findings):
+    """Everything a fan-out run found."""
 
+    command: str
+    date: str
+    layout: Layout
+    fanout: Fanout
+    problems: list[str] = field(default_factory=list)
+    problem_count: int = 0
 
-def format_report(report: Report) -> str:
-    lines = _header_lines(report)
-    if report.throughput is not None:
-        lines += _throughput_lines(report.throughput, report.layout.cpus or 1)
-    if report.latency is not None:
-        lines += _latency_lines(report.latency)
-    lines.append("")
-    ok = "every job got exactly one result, upper-cased, events in seq order"
-    lines += verdict_lines(report.problem_count, report.problems, ok)
-    return "\n".join(lines)
+    def as_text(self) -> str:
+        layout, figures = self.layout, self.fanout
+        lines = [
+            f"courier bench fanout, {self.date}",
+            f"  command     {self.command}",
+            f"  processes   {layout.web} web, no workers, {layout.redis}",
+            *_machine_lines(layout),
+            "",
+            *_room_lines(figures, layout.web),
+            *_fanout_lines(figures),
+            *_cpu_lines(figures.cpu_seconds, layout.cpus or 1),
+            "",
+        ]
+        ok = (
+            "every member got every message exactly once, all in the same order,"
+            " events in seq order"
+        )
+        lines += _verdict_lines(self.problem_count, self.problems, ok)
+        return "\n".join(lines)
 
 
 def _header_lines(report: Report) -> list[str]:
@@ -58,11 +110,11 @@ def _header_lines(report: Report) -> list[str]:
         f"  command     {report.command}",
         f"  processes   1 web, {layout.workers} worker(s) (concurrency {layout.worker_concurrency})"
         f", {layout.redis}",
-        *machine_lines(layout),
+        *_machine_lines(layout),
     ]
 
 
-def machine_lines(layout: Layout) -> list[str]:
+def _machine_lines(layout: Layout) -> list[str]:
     return [
         f"  machine     {layout.cpus} CPUs, Python {layout.python}, {layout.platform}",
         f"  client      this process, {layout.client_loop}, WebSocket extensions: "
@@ -77,12 +129,41 @@ def _throughput_lines(figures: Throughput, cpus: int) -> list[str]:
         f" up to {figures.window} outstanding per connection",
         f"{INDENT}{figures.jobs_per_second:,.0f} jobs/s"
         f" ({figures.seconds:.2f}s from first send to last result)",
-        f"{INDENT}latency under load: {spread_text(figures.latency_ms)}",
-        *cpu_lines(figures.cpu_seconds, cpus),
+        f"{INDENT}latency under load: {_spread_text(figures.latency_ms)}",
+        *_cpu_lines(figures.cpu_seconds, cpus),
     ]
 
 
-def cpu_lines(cpu_seconds: dict[str, float], cpus: int) -> list[str]:
+def _latency_lines(figures: Latency) -> list[str]:
+    return [
+        "",
+        f"  latency     {figures.jobs} jobs one at a time on one connection"
+        f" (after {figures.warmup} unmeasured)",
+        f"{INDENT}{_spread_text(figures.latency_ms)}",
+    ]
+
+
+def _room_lines(figures: Fanout, webs: int) -> list[str]:
+    split = " + ".join(str(len(range(i, figures.members, webs))) for i in range(webs))
+    return [
+        f"  room        {figures.members} members in one room, {split} over {webs} web processes",
+        f"{INDENT}every member in and seeing all the others"
+        f" {figures.join_seconds:.2f}s after the first join",
+    ]
+
+
+def _fanout_lines(figures: Fanout) -> list[str]:
+    return [
+        f"  fan-out     m0 sent {figures.messages} messages,"
+        f" up to {figures.window} not yet back at itself",
+        f"{INDENT}{figures.messages_per_second:,.0f} messages/s to all {figures.members} members,"
+        f" {figures.deliveries_per_second:,.0f} deliveries/s"
+        f" ({figures.seconds:.2f}s from first send to last delivery)",
+        f"{INDENT}latency, send to each member's receipt: {_spread_text(figures.latency_ms)}",
+    ]
+
+
+def _cpu_lines(cpu_seconds: dict[str, float], cpus: int) -> list[str]:
     """Each process's CPU seconds over a phase, and the whole machine's: if the machine was much
     busier than the processes listed, something else competed and the run should be repeated."""
     wall = cpu_seconds.get("wall", 0.0) or 1.0
@@ -98,22 +179,13 @@ def cpu_lines(cpu_seconds: dict[str, float], cpus: int) -> list[str]:
     ]
 
 
-def _latency_lines(figures: Latency) -> list[str]:
-    return [
-        "",
-        f"  latency     {figures.jobs} jobs one at a time on one connection"
-        f" (after {figures.warmup} unmeasured)",
-        f"{INDENT}{spread_text(figures.latency_ms)}",
-    ]
-
-
-def verdict_lines(count: int, problems: list[str], ok: str) -> list[str]:
+def _verdict_lines(count: int, problems: list[str], ok: str) -> list[str]:
     if count == 0:
         return [f"  ok: {ok}"]
     return [f"  PROBLEMS: {count}", *(f"    {p}" for p in problems)]
 
 
-def spread_text(spread: Spread | None) -> str:
+def _spread_text(spread: Spread | None) -> str:
     if spread is None:
         return "no samples"
     return (

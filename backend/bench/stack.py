@@ -1,26 +1,30 @@
-"""The processes under test: a redis-server (unless given a URL), web processes, W workers."""
+"""The processes under test, and the one way every bench runs them: a redis-server (unless given
+a URL), web processes and workers on free ports, started as `courier run` starts them, measured,
+and always stopped, whatever happened, so a run leaves nothing behind."""
 
 from __future__ import annotations
 
 import json
 import os
 import secrets
-import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 
-from backend.bench.children import STOP_GRACE, Child, terminate
-from backend.bench.messages import BenchError, say
-from backend.bench.options import UNTHROTTLED, Plan, hide_password
+from backend.bench.client import BenchError, say, sigterm_as_interrupt
+from backend.bench.options import TIME_LIMIT, UNTHROTTLED, Plan, hide_password
+from backend.bench.report import Verdict
+from backend.procs.child import Child, role_argv, terminate
 from backend.procs.redis_server import RedisServer, RedisServerError, free_port
 
 START_TIMEOUT = 30.0
+STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 
 
 @dataclass
@@ -36,6 +40,7 @@ class Stack:
     children: list[Child] = field(default_factory=list)
 
     def start(self, deadline: float) -> None:
+        say(f"starting {self.plan.describe()}")
         self.redis_url = _reachable(self.plan.redis_url) or self._start_redis()
         ports = _free_ports(self.plan.webs)
         self.base_urls = [f"http://127.0.0.1:{port}" for port in ports]
@@ -72,12 +77,12 @@ class Stack:
         webs = []
         for index, port in enumerate(ports, start=1):
             name = "web" if len(ports) == 1 else f"web-{index}"
-            argv = [*_courier(), "web", "--host", "127.0.0.1", "--port", str(port)]
+            argv = role_argv("web", "--host", "127.0.0.1", "--port", str(port))
             webs.append(Child(name, argv, self.directory / f"{name}.log"))
         return webs
 
     def _workers(self) -> list[Child]:
-        argv = [*_courier(), "worker", "--concurrency", str(self.plan.concurrency)]
+        argv = role_argv("worker", "--concurrency", str(self.plan.concurrency))
         names = [f"worker-{index}" for index in range(1, self.plan.workers + 1)]
         return [Child(name, argv, self.directory / f"{name}.log") for name in names]
 
@@ -116,7 +121,7 @@ class Stack:
 
     def pids(self) -> dict[str, int]:
         """The processes whose CPU time the report shows."""
-        pids = {c.name: c.process.pid for c in self.children if c.process is not None}
+        pids = {c.name: c.pid for c in self.children if c.process is not None}
         if self.redis is not None and self.redis.process is not None:
             pids["redis-server"] = self.redis.process.pid
         return pids
@@ -134,16 +139,12 @@ class Stack:
 
     def stop(self) -> None:
         """Web first (no new jobs), then the workers, then Redis; SIGKILL whatever hangs."""
-        terminate([c for c in self.children if c.name.startswith("web")])
-        terminate([c for c in self.children if not c.name.startswith("web")])
+        terminate([c for c in self.children if c.name.startswith("web")], STOP_GRACE)
+        terminate([c for c in self.children if not c.name.startswith("web")], STOP_GRACE)
         if self.redis is not None:
             self.redis.stop(timeout=STOP_GRACE)
         elif self.redis_url:
             _forget_keys(self.redis_url, self.prefix)
-
-
-def _courier() -> list[str]:
-    return [sys.executable, "-m", "backend.cli"]
 
 
 def _free_ports(count: int) -> list[int]:
@@ -200,3 +201,36 @@ def _get_json(url: str) -> Any:
             return json.loads(response.read())
     except (OSError, ValueError):  # urllib.error.URLError and HTTPError are OSErrors
         return None
+
+
+R = TypeVar("R", bound=Verdict)
+
+
+def run_bench(plan: Plan, measure: Callable[[Stack, float], R], as_json: bool) -> int:
+    """Starts what `plan` asks for, lets `measure(stack, deadline)` drive it, and prints the
+    report it returns, as JSON or text; 0 when it is ok, 1 when not or when the bench could not
+    run, 130 when interrupted."""
+    with sigterm_as_interrupt():
+        try:
+            report = _run(plan, measure)
+        except BenchError as exc:
+            say(str(exc))
+            return 1
+        except KeyboardInterrupt:
+            say("interrupted; everything it started is stopped")
+            return 130
+    print(report.as_json() if as_json else report.as_text())
+    return 0 if report.ok else 1
+
+
+def _run(plan: Plan, measure: Callable[[Stack, float], R]) -> R:
+    """Whatever happens, the processes started are stopped and their logs removed."""
+    deadline = time.monotonic() + TIME_LIMIT
+    with tempfile.TemporaryDirectory(prefix="courier-bench-") as directory:
+        stack = Stack(plan, Path(directory))
+        try:
+            stack.start(deadline)
+            return measure(stack, deadline)
+        finally:
+            say("stopping the processes")
+            stack.stop()

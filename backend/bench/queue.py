@@ -1,16 +1,61 @@
-"""The throughput phase: K connections, each keeping a window of jobs outstanding."""
+"""`courier bench queue`: jobs sent over `/ws` to one web process and run by the workers, in two
+phases. Throughput keeps many jobs outstanding on several connections, to find the rate the
+stack sustains; latency sends one job at a time, so nothing queues behind it."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from dataclasses import dataclass
+from functools import partial
 
-from backend.bench.client import Client, connections, ending
-from backend.bench.figures import Problems, Spread, Throughput
+from backend.bench.client import BenchError, Client, connections, ending, run_phase, say
+from backend.bench.figures import Latency, Problems, Spread, Throughput, cpu_clock, layout
 from backend.bench.options import QueueBench
+from backend.bench.report import Report, now
+from backend.bench.stack import Stack, run_bench
 
 WINDOW = 256  # jobs one connection keeps outstanding in the throughput phase
+WARMUP = 20  # unmeasured jobs before the latency phase's samples
+
+
+def run_queue_bench(options: QueueBench) -> int:
+    """Runs the bench and prints its report; 0 when every job came back right, else 1."""
+    return run_bench(options.plan(), partial(_measure, options), options.as_json)
+
+
+def _measure(options: QueueBench, stack: Stack, deadline: float) -> Report:
+    tally = Tally.empty(options.jobs)
+    extensions, cpu = _throughput(stack, options, tally, deadline)
+    where = layout(stack.plan, stack.redis_version(), extensions)
+    report = Report(options.command(), now(), where)
+    report.throughput = tally.figures(options.connections, cpu)
+    problems = tally.problems
+    if options.latency_jobs:
+        report.latency = _latency(stack.ws_url, options.latency_jobs, problems, deadline)
+    report.problems, report.problem_count = problems.first, problems.count
+    return report
+
+
+def _throughput(
+    stack: Stack, options: QueueBench, tally: Tally, deadline: float
+) -> tuple[str, dict[str, float]]:
+    """The WebSocket extensions agreed to, and the CPU time each process spent on the phase."""
+    say(f"throughput: {options.jobs} jobs over {options.connections} connection(s)")
+    try:
+        with cpu_clock(stack.pids()) as cpu:
+            phase = throughput_phase(stack.ws_url, options, tally)
+            extensions = run_phase(phase, deadline, "throughput")
+    except BenchError as exc:
+        raise BenchError(f"{exc}; {tally.outstanding} of {options.jobs} jobs outstanding") from None
+    tally.verify()
+    return extensions, cpu
+
+
+def _latency(url: str, jobs: int, problems: Problems, deadline: float) -> Latency:
+    say(f"latency: {jobs} jobs one at a time")
+    samples = run_phase(latency_phase(url, jobs, problems), deadline, "latency")
+    return Latency(jobs, WARMUP, Spread.of(samples))
 
 
 @dataclass
@@ -108,3 +153,30 @@ async def throughput_phase(url: str, options: QueueBench, tally: Tally) -> str:
             for pipeline in pipelines:
                 group.create_task(pipeline.run())
     return extensions[0]
+
+
+async def latency_phase(url: str, jobs: int, problems: Problems) -> list[float]:
+    """Send, wait for its result, repeat; returns the seconds each measured job took."""
+    samples: list[float] = []
+    async with connections([url], 1) as (socket,):
+        client = Client(socket, problems)
+        await client.welcome()
+        for ref in range(WARMUP + jobs):
+            started = time.perf_counter()
+            await client.send_job(ref)
+            problem = await _until_ended(client, ref)
+            if problem is not None:
+                problems.add(problem)
+            elif ref >= WARMUP:
+                samples.append(time.perf_counter() - started)
+    return samples
+
+
+async def _until_ended(client: Client, ref: int) -> str | None:
+    while True:
+        end = ending(await client.receive())
+        if end is None:
+            continue
+        if end[0] == ref:
+            return end[1]
+        client.problems.add(f"an event for job {end[0]!r} while waiting for job {ref}")
