@@ -10,30 +10,26 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
-import secrets
 from collections.abc import Callable
 
 from fastapi import WebSocket
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from backend.sessions.protocol import SESSION_PATTERN
+from backend.sessions.protocol import is_session_id, new_session_id
 from backend.sessions.session import Transport
 from backend.web.deps import AppState
 from backend.web.ws import StarletteTransport, accept_if_allowed, serve_session
 
-_session = re.compile(SESSION_PATTERN)
-
 
 def new_page_session() -> str:
-    return secrets.token_urlsafe(16)
+    return new_session_id()
 
 
 async def page_cursor(websocket: WebSocket, state: AppState) -> tuple[str, int]:
     """The page's session id (a new one if it sent none) and the seq to resume after."""
     session = websocket.query_params.get("session", "")
-    if not _session.match(session):
+    if not is_session_id(session):
         return new_page_session(), -1
     try:
         seen = await state["redis"].get(state["keys"].page_cursor(session))

@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
 from backend.core.events import encode, event_seq
-from backend.core.sends import is_encodable
 from backend.sessions.dispatcher import Dispatcher
-from backend.sessions.protocol import (
-    PROTOCOL_VERSION,
-    ErrorCode,
-    ProtocolError,
-    parse_message,
-)
+from backend.sessions.parsing import decode, safe_ref, validate
+from backend.sessions.protocol import PROTOCOL_VERSION, ErrorCode, ProtocolError
 from backend.sessions.ratelimit import TokenBucket
 from backend.sessions.services import Services
 
@@ -65,7 +59,7 @@ class ClientSession:
         self.dispatcher = Dispatcher(session_id, services)
         self.last_seq = 0
         self.outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_MAX)
-        self.bucket = TokenBucket(settings.rate_limit, settings.rate_limit)
+        self.bucket = TokenBucket(settings.rate_limit, max(1.0, settings.rate_limit))
         self.closing: tuple[int, str] | None = None
         self.wake = asyncio.Event()
 
@@ -152,13 +146,12 @@ class ClientSession:
         try:
             while True:
                 try:
-                    raw = await self.transport.receive_text()
+                    frame: str | ProtocolError = await self.transport.receive_text()
                 except ProtocolError as exc:
-                    raw, error = None, exc
+                    frame = exc
                 if len(in_flight) >= MAX_IN_FLIGHT:
                     await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-                work = self._answer(raw) if raw is not None else self.reply_error(error)
-                task = asyncio.create_task(work)
+                task = asyncio.create_task(self._answer(frame))
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
         except Disconnected:
@@ -167,24 +160,37 @@ class ClientSession:
             for task in in_flight:
                 task.cancel()
 
-    async def _answer(self, raw: str) -> None:
+    async def _answer(self, frame: str | ProtocolError) -> None:
+        """Exactly one reply per frame: the frame's own events, or one `error`. Never raises,
+        so no task ends with an exception nobody reads."""
+        ref: object = None
+        allowed = self.bucket.allow()  # every frame counts, parsable or not
         try:
-            await self.handle(raw)
+            if isinstance(frame, ProtocolError):
+                raise frame
+            data = decode(frame)  # the one parse of this frame
+            ref = safe_ref(data.get("ref"))
+            if not allowed:
+                raise self._rate_limited(ref)
+            await self.dispatcher.serve(validate(data, ref))
         except ProtocolError as exc:
-            await self.reply_error(exc)
+            await self._reply_quietly(exc if allowed else self._rate_limited(ref))
         except Exception:  # a bug must cost one error reply, never the session
             log.exception("session %s: failed to serve a message", self.id)
             detail = "the server failed to handle this message; it has been logged"
-            await self.reply_error(ProtocolError(ErrorCode.INTERNAL, detail, _ref_of(raw)))
+            await self._reply_quietly(ProtocolError(ErrorCode.INTERNAL, detail, ref))
+
+    def _rate_limited(self, ref: object) -> ProtocolError:
+        wait = self.bucket.retry_after()
+        detail = f"more than {self.settings.rate_limit:g} messages/s; retry in {wait:.2f}s"
+        return ProtocolError(ErrorCode.RATE_LIMITED, detail, ref)
+
+    async def _reply_quietly(self, error: ProtocolError) -> None:
+        """The socket may be gone by now; then there is nobody left to tell."""
+        with contextlib.suppress(Disconnected, OSError, RuntimeError):
+            await self.reply_error(error)
 
     # Messages ----------------------------------------------------------------------------------
-
-    async def handle(self, raw: str) -> None:
-        if not self.bucket.allow():
-            wait = self.bucket.retry_after()
-            detail = f"more than {self.settings.rate_limit:g} messages/s; retry in {wait:.2f}s"
-            raise ProtocolError(ErrorCode.RATE_LIMITED, detail, _ref_of(raw))
-        await self.dispatcher.serve(parse_message(raw))
 
     async def emit(self, event: dict[str, Any], logged: bool = True) -> None:
         await self.hub.events.emit(self.id, event, logged)
@@ -201,12 +207,3 @@ class ClientSession:
         except RedisError:
             # No Redis to number it: send it straight away under the last seq the client saw.
             await self.transport.send_text(encode({"seq": self.last_seq, **event}))
-
-
-def _ref_of(raw: str) -> object:
-    """The ref of a message that will not be parsed (rate limited), if cheaply found."""
-    with contextlib.suppress(ValueError):
-        data = json.loads(raw)
-        if isinstance(data, dict) and isinstance(data.get("ref"), str | int):
-            return data["ref"] if is_encodable(data["ref"]) else None
-    return None

@@ -6,6 +6,7 @@ import uvicorn
 
 from backend.app import create_app
 from backend.settings import Settings
+from backend.web.wsprotocol import GracefulWebSocketProtocol
 
 MAX_FRAME_BYTES = 64 * 1024
 
@@ -16,7 +17,7 @@ def uvicorn_config(settings: Settings, host: str, port: int) -> uvicorn.Config:
         create_app(settings),
         host=host,
         port=port,
-        ws="auto",
+        ws=GracefulWebSocketProtocol,
         ws_max_size=MAX_FRAME_BYTES,
         # Events are small JSON objects: compressing each one costs more CPU than it saves.
         ws_per_message_deflate=False,

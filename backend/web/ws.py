@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import re
-import secrets
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from backend.sessions.protocol import SESSION_PATTERN, ErrorCode, ProtocolError
+from backend.sessions.protocol import ErrorCode, ProtocolError, is_session_id, new_session_id
 from backend.sessions.session import ClientSession, Disconnected, Transport
 from backend.web.deps import AppState, app_state
 from backend.web.origin import is_allowed_origin
@@ -18,7 +16,6 @@ router = APIRouter()
 
 CLOSE_POLICY = 1008
 CLOSE_UNAVAILABLE = 1011
-_session_pattern = re.compile(SESSION_PATTERN)
 
 
 class StarletteTransport:
@@ -64,7 +61,7 @@ async def serve_session(
 ) -> None:
     """A session over `transport` until the client leaves (the pages' sockets): a fresh one, or
     `session_id` resumed after event `after`."""
-    session_id = session_id or secrets.token_urlsafe(16)
+    session_id = session_id or new_session_id()
     session = ClientSession(session_id, transport, state["services"])
     with contextlib.suppress(WebSocketDisconnect, Disconnected):
         await session.run(after=after)
@@ -90,11 +87,15 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
 
 
 def _resume_params(websocket: WebSocket) -> tuple[str, int, str | None]:
+    """A new session, or `session` (an id this server issued) resumed after seq `after`."""
     params = websocket.query_params
-    session_id = params.get("session") or secrets.token_urlsafe(16)
-    if not _session_pattern.match(session_id):
-        return session_id, -1, "session must be 8-64 characters of A-Z a-z 0-9 _ -"
-    raw_after = params.get("after")
+    session_id, raw_after = params.get("session"), params.get("after")
+    if session_id is None:
+        if raw_after is not None:
+            return "", -1, "after resumes a session: give the session id too (?session=S&after=N)"
+        return new_session_id(), -1, None
+    if not is_session_id(session_id):
+        return "", -1, "session must be an id this server issued (the welcome event's session)"
     if raw_after is None:
         return session_id, -1, None
     if not raw_after.isdigit() or len(raw_after) > 12:  # Lua prints larger numbers as 1e+14

@@ -142,7 +142,7 @@ async def test_rate_limit_on_chat(stack: Stack, ws: Opener) -> None:
         ({"type": "join", "room": "lobby", "name": ""}, "invalid_message", "name: must be"),
         ({"type": "join", "room": "lobby", "name": " x"}, "invalid_message", "name: must be"),
         ({"type": "join", "room": "lobby", "name": "n" * 25}, "invalid_message", "name: must be"),
-        ({"type": "join", "room": "lobby"}, "invalid_message", "name: Field required"),
+        ({"type": "join", "room": "lobby"}, "invalid_message", "name: required (1-24"),
         ({"type": "chat", "room": "nowhere", "text": "hi"}, "not_in_room", "join room 'nowhere'"),
         ({"type": "chat", "room": "lobby", "text": 5}, "invalid_message", "text:"),
     ],

@@ -10,6 +10,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from backend.procs.redis_server import RedisServer
+from backend.sessions.protocol import new_session_id
 from tests.conftest import Opener
 from tests.processes import Stack
 
@@ -160,7 +161,16 @@ async def test_foreign_origin_is_refused(ws: Opener, web: str) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ["session=bad!", "session=short", "after=-1", "after=abc", "after=1234567890123"],
+    [
+        "session=bad!",
+        "session=short",
+        "session=abcdefgh",  # the form is checked: ids are what the server issued
+        f"session={new_session_id()[:-1]}B",
+        "after=5",  # after without the session it resumes
+        f"session={new_session_id()}&after=-1",
+        f"session={new_session_id()}&after=abc",
+        f"session={new_session_id()}&after=1234567890123",
+    ],
 )
 async def test_bad_resume_parameters_close_with_1008(ws: Opener, web: str, query: str) -> None:
     url = web.replace("http://", "ws://") + "/ws?" + query
@@ -172,7 +182,7 @@ async def test_bad_resume_parameters_close_with_1008(ws: Opener, web: str, query
 
 
 async def test_a_cursor_beyond_the_log_continues_from_there(ws: Opener, web: str) -> None:
-    client = await ws(web, "session=far-ahead-session&after=999999999999")
+    client = await ws(web, f"session={new_session_id()}&after=999999999999")
     assert client.welcome["seq"] == 999_999_999_999
     job = await client.job("still numbered")
     assert (await client.result_of(job))["seq"] > 999_999_999_999
