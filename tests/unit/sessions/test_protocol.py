@@ -4,14 +4,8 @@ import json
 
 import pytest
 
-from backend.sessions.protocol import (
-    Cancel,
-    ErrorCode,
-    Ping,
-    ProtocolError,
-    SendQueue,
-    parse_message,
-)
+from backend.sessions.parsing import parse_message
+from backend.sessions.protocol import Cancel, ErrorCode, Ping, ProtocolError, SendQueue
 
 
 def test_send_defaults() -> None:
