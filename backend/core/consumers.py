@@ -122,6 +122,15 @@ async def list_consumers(
     return sorted(consumers, key=lambda c: (not c.is_alive, c.id))
 
 
+async def is_known(redis: Redis, keys: Keys, consumer_id: str) -> bool:
+    """Whether a worker or subscriber with this id has beaten in the last minute."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for kind in ConsumerKind:
+            pipe.zscore(keys.consumers(kind), consumer_id)
+        scores = await pipe.execute()
+    return any(score is not None and score > time.time() - FORGET_AFTER for score in scores)
+
+
 def _consumer(
     consumer_id: str, kind: ConsumerKind, row: dict[str, str], now: float, timeout: float
 ) -> Consumer:

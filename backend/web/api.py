@@ -5,9 +5,9 @@ Every error is JSON `{"error": <code>, "detail": <what was wrong>}` with a fitti
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from backend.core.consumers import Consumer, ConsumerKind, list_consumers
@@ -97,9 +97,11 @@ async def queue_report(
 
 
 @router.get("/dead", responses=ERRORS)
-async def dead_jobs(queue: QueueDep, limit: int = 100) -> list[Job]:
+async def dead_jobs(
+    queue: QueueDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[Job]:
     """The dead-letter set, most recent first."""
-    return await queue.dead_jobs(max(1, min(limit, 1000)))
+    return await queue.dead_jobs(limit)
 
 
 @router.post("/dead/{job_id}/retry", responses=ERRORS)

@@ -11,11 +11,11 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from backend.core.consumers import Consumer, ConsumerKind, list_consumers
+from backend.core.consumers import Consumer, ConsumerKind, is_known, list_consumers
 from backend.core.control import ALL, set_paused
 from backend.web.admin import AdminDep, controls_open
 from backend.web.deps import KeysDep, RedisDep, SettingsDep
-from backend.web.errors import ERRORS, ApiError
+from backend.web.errors import ERRORS, ApiError, ErrorBody
 
 router = APIRouter(prefix="/api/consumers", tags=["consumers"])
 
@@ -42,7 +42,14 @@ async def consumers(redis: RedisDep, keys: KeysDep, settings: SettingsDep) -> Co
     )
 
 
-@router.post("/{consumer_id}/{action}", responses={**ERRORS, 401: ERRORS[422]})
+@router.post(
+    "/{consumer_id}/{action}",
+    responses={
+        **ERRORS,
+        401: {"model": ErrorBody, "description": "The admin token is missing or wrong"},
+        404: {"model": ErrorBody, "description": "No consumer with that id"},
+    },
+)
 async def pause_or_resume(
     consumer_id: str,
     action: Literal["pause", "resume"],
@@ -53,7 +60,8 @@ async def pause_or_resume(
     """Pauses or resumes one consumer, or all with `*`. A paused worker takes no new job (they
     wait in the queue); a paused subscriber unsubscribes (what is published meanwhile is lost
     to it)."""
-    if consumer_id != ALL and not consumer_id.strip():
-        raise ApiError(422, "invalid_request", "name a consumer id, or * for all")
+    if consumer_id != ALL and not await is_known(redis, keys, consumer_id):
+        detail = f"no consumer {consumer_id!r} heard from in the last minute; * names them all"
+        raise ApiError(404, "not_found", detail)
     await set_paused(redis, keys, consumer_id, action == "pause")
     return PauseChange(consumer=consumer_id, paused=action == "pause")

@@ -113,3 +113,21 @@ def test_page_posts_refuse_cross_site_requests(base: str, path: str, origin: str
     assert refused.value.code == 403
     paused = [c for c in call(base, "/api/consumers")[1]["workers"] if c["state"] == "paused"]
     assert paused == [], "nothing was paused"
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "1001", "many"])
+def test_a_dead_letter_limit_out_of_range_is_refused(base: str, limit: str) -> None:
+    status, body = call(base, f"/api/dead?limit={limit}")
+    assert status == 422
+    assert body["error"] == "invalid_request"
+    assert "limit" in body["detail"]
+
+
+def test_pausing_a_consumer_nobody_has_seen_is_404(base: str) -> None:
+    status, body = call(base, "/api/consumers/worker:nowhere:1/pause", "POST")
+    assert (status, body["error"]) == (404, "not_found")
+    assert "worker:nowhere:1" in body["detail"]
+    workers = wait_until(lambda: call(base, "/api/consumers")[1]["workers"], 10, "a worker")
+    assert isinstance(workers, list)
+    assert call(base, f"/api/consumers/{workers[0]['id']}/resume", "POST")[0] == 200
+    assert call(base, "/api/consumers/*/resume", "POST")[0] == 200
