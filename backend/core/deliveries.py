@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from backend.core.events import SessionEvents, encode
 from backend.core.keys import Keys
 from backend.core.queue import GROUP, ensure_group
-from backend.core.scripts import queue as scripts
+from backend.core.scripts import deliveries as scripts
 from backend.settings import Settings
 
 
@@ -115,7 +115,7 @@ class Deliveries:
             return []
         pairs = [item for d in deliveries for item in (d.entry, d.job_id)]
         rows = await self._start(
-            keys=[self.keys.stream, self.keys.dead, self.keys.stats],
+            keys=[self.keys.stream, self.keys.dead, self.keys.stats, *self.keys.job_tail],
             args=[*self.events.context, GROUP, consumer, time.time(), self.keys.job(""), *pairs],
         )
         return [_started(row) for row in rows]
@@ -166,6 +166,8 @@ class Deliveries:
                 keys.dead,
                 keys.stats,
                 keys.latencies,
+                keys.latency_histogram,
+                *keys.job_tail,
             ],
             args=[
                 *self.events.context,
@@ -185,8 +187,8 @@ class Deliveries:
         """Stores and sends progress, unless the job is no longer this worker's to run."""
         event = encode({"type": "progress", "id": delivery.job_id, "progress": fraction})
         reply = await self._progress(
-            keys=[self.keys.job(delivery.job_id)],
-            args=[*self.events.context, consumer, fraction, event],
+            keys=[self.keys.job(delivery.job_id), *self.keys.job_tail],
+            args=[*self.events.context, consumer, delivery.job_id, fraction, event],
         )
         return int(reply) == 1
 
@@ -211,7 +213,7 @@ class Deliveries:
     async def release(self, delivery: Delivery, consumer: str) -> bool:
         """Hands an unfinished job back to the queue (worker shutting down)."""
         reply = await self._release(
-            keys=[self.keys.job(delivery.job_id), self.keys.stream],
+            keys=[self.keys.job(delivery.job_id), self.keys.stream, *self.keys.job_tail],
             args=[*self.events.context, delivery.entry, GROUP, consumer, delivery.job_id],
         )
         return int(reply) == 1
@@ -219,7 +221,7 @@ class Deliveries:
     async def promote_due(self, limit: int = 100) -> int:
         """Moves retries whose backoff has passed back into the stream."""
         reply = await self._promote(
-            keys=[self.keys.delayed, self.keys.stream],
+            keys=[self.keys.delayed, self.keys.stream, *self.keys.job_tail],
             args=[time.time(), limit, self.keys.job("")],
         )
         return int(reply)

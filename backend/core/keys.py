@@ -41,6 +41,29 @@ class Keys:
         return f"{self.prefix}job:{job_id}"
 
     @property
+    def job_index(self) -> str:
+        """Sorted set of job ids by creation time, for browsing; ids whose job expired are
+        dropped when a browse meets them."""
+        return f"{self.prefix}queue:index"
+
+    @property
+    def task_stats(self) -> str:
+        """Hash of per-task counters, `<task>|<counter>`: running, succeeded, failed, dead,
+        cancelled, run_seconds (of the successful runs)."""
+        return f"{self.prefix}queue:tasks"
+
+    @property
+    def job_feed(self) -> str:
+        """A key that exists while a job console watches, and the channel that then carries
+        `<id> <status>` for every job change."""
+        return f"{self.prefix}queue:feed"
+
+    @property
+    def job_tail(self) -> list[str]:
+        """The two KEYS every job script takes last."""
+        return [self.task_stats, self.job_feed]
+
+    @property
     def session_root(self) -> str:
         """Stem of the per-session keys `<root><session>:seq|log|route` built inside Lua."""
         return f"{self.prefix}session:"
@@ -108,6 +131,11 @@ class Keys:
     def latencies(self) -> str:
         """List of recent "<finished> <seconds>" job latencies, newest first (capped)."""
         return f"{self.prefix}queue:latencies"
+
+    @property
+    def latency_histogram(self) -> str:
+        """Hash of job latency bucket counts (by upper bound), `sum` and `count`: never reset."""
+        return f"{self.prefix}queue:latency-histogram"
 
     @property
     def samples(self) -> str:

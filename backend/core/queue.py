@@ -64,7 +64,25 @@ class JobQueue:
         """Stores the job, queues it, and tells the session `accepted`; returns (id, seq)."""
         job_id = uuid.uuid4().hex
         accepted = encode({"type": "accepted", "ref": ref, "id": job_id, "mode": "queue"})
-        fields: dict[str, str | int | float] = {
+        fields = self._new_job(job_id, task, text, args, session=session, ref=ref)
+        pairs = [item for pair in fields.items() for item in pair]
+        keys = [self.keys.job(job_id), self.keys.stream, self.keys.stats, self.keys.job_index]
+        head = [*self.events.context, job_id, self.settings.job_retention, session, accepted]
+        seq = await self._enqueue(keys=[*keys, *self.keys.job_tail], args=[*head, *pairs])
+        return job_id, int(seq)
+
+    def _new_job(
+        self,
+        job_id: str,
+        task: str,
+        text: str,
+        args: dict[str, Any],
+        *,
+        session: str,
+        ref: str | int | None,
+    ) -> dict[str, str | int | float]:
+        """The job's hash as it is first stored."""
+        return {
             "id": job_id,
             "task": task,
             "text": text,
@@ -77,19 +95,6 @@ class JobQueue:
             "retention": self.settings.job_retention,
             "created": time.time(),
         }
-        pairs = [item for pair in fields.items() for item in pair]
-        seq = await self._enqueue(
-            keys=[self.keys.job(job_id), self.keys.stream, self.keys.stats],
-            args=[
-                *self.events.context,
-                job_id,
-                self.settings.job_retention,
-                session,
-                accepted,
-                *pairs,
-            ],
-        )
-        return job_id, int(seq)
 
     async def get(self, job_id: str) -> Job | None:
         row: Any = await self.redis.hgetall(self.keys.job(job_id))
@@ -98,7 +103,7 @@ class JobQueue:
     async def cancel(self, job_id: str, session: str = "") -> CancelOutcome:
         """Cancels a queued, waiting or running job; `session` limits it to that session's jobs."""
         reply = await self._cancel(
-            keys=[self.keys.job(job_id), self.keys.delayed, self.keys.stats],
+            keys=[self.keys.job(job_id), self.keys.delayed, self.keys.stats, *self.keys.job_tail],
             args=[*self.events.context, job_id, session, time.time(), self.keys.control],
         )
         if reply[0] == "missing":
@@ -130,7 +135,7 @@ class JobQueue:
 
     async def retry_dead(self, job_id: str) -> bool:
         """Back into the queue with fresh attempts; False when it is not in the dead-letter set."""
-        keys = [self.keys.job(job_id), self.keys.dead, self.keys.stream]
+        keys = [self.keys.job(job_id), self.keys.dead, self.keys.stream, *self.keys.job_tail]
         return int(await self._revive(keys=keys, args=[job_id])) == 1
 
     async def discard_dead(self, job_id: str) -> bool:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from backend.core.connection import check_redis
-from backend.core.stats import SystemStatus, read_status, recent_latencies
+from backend.core.stats import SystemStatus, read_status
 from backend.web.deps import KeysDep, RedisDep, ServicesDep, SettingsDep
-from backend.web.metrics import prometheus_text
+from backend.web.metrics import Snapshot, as_row, exposition
 
 router = APIRouter(tags=["health"])
 
@@ -30,17 +29,19 @@ async def readyz(redis: RedisDep) -> JSONResponse:
     return JSONResponse({"status": "ready", "redis": "up"})
 
 
-@router.get("/metrics", response_class=PlainTextResponse, tags=["metrics"])
-async def metrics(services: ServicesDep, redis: RedisDep, keys: KeysDep) -> PlainTextResponse:
-    """Prometheus metrics: queue, jobs, pub/sub, consumers and job latency."""
-    stats = await services.queue.stats()
-    pubsub = await services.publisher.stats()
+@router.get("/metrics", response_class=Response, tags=["metrics"])
+async def metrics(services: ServicesDep, redis: RedisDep, keys: KeysDep) -> Response:
+    """Prometheus metrics: queue, job counters, pub/sub, consumers, job latency histogram."""
     status = await read_status(redis, keys, services.settings.heartbeat_timeout)
-    latencies = await recent_latencies(redis, keys, time.time() - 60)
-    text = prometheus_text(
-        stats.model_dump(), pubsub.model_dump(), status.workers + status.subscribers, latencies
+    snapshot = Snapshot(
+        queue=await services.queue.stats(),
+        pubsub=await services.publisher.stats(),
+        consumers=status.workers + status.subscribers,
+        latency=as_row(await redis.hgetall(keys.latency_histogram)),
+        instance=services.hub.instance,
+        sessions=len(services.hub.sinks),
     )
-    return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+    return Response(exposition(snapshot), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/api/status")

@@ -43,7 +43,8 @@ async def test_enqueue_twice_with_the_same_id_queues_once(
     fields = {"id": job_id, "task": "uppercase", "text": "x", "status": "queued"}
     pairs = [item for pair in fields.items() for item in pair]
     args = [*queue.events.context, job_id, 60, "", '{"type":"accepted"}', *pairs]
-    again = await queue._enqueue(keys=[keys.job(job_id), keys.stream, keys.stats], args=args)
+    job_keys = [keys.job(job_id), keys.stream, keys.stats, keys.job_index, *keys.job_tail]
+    again = await queue._enqueue(keys=job_keys, args=args)
     assert again == 0
     assert await redis.xlen(keys.stream) == 1
 
