@@ -25,7 +25,7 @@ from backend.core.tasks import TaskRegistry, load_tasks
 from backend.sessions.hub import EventHub
 from backend.sessions.services import Services
 from backend.settings import Settings
-from backend.web import api, consumers, errors, health, ws
+from backend.web import api, apidocs, consumers, errors, health, ws
 from backend.web.deps import AppState
 from frontend import chat, controls, dashboard, jobs, lab, live, pages
 from frontend.assets import static_dir
@@ -38,9 +38,11 @@ def create_app(settings: Settings) -> FastAPI:
         title="Courier",
         summary="A crash-safe Redis job queue and Redis pub/sub, side by side, over WebSockets.",
         version="0.1.0",
+        docs_url=None,  # /docs and /redoc come from backend.web.apidocs, with vendored assets
+        redoc_url=None,
         lifespan=_lifespan(settings, load_tasks(settings.tasks)),
     )
-    for router in (health.router, api.router, consumers.router, ws.router):
+    for router in (health.router, api.router, consumers.router, ws.router, apidocs.router):
         app.include_router(router)
     errors.install_error_handlers(app)
     for page in (pages, live, chat, lab, controls, jobs, dashboard):
