@@ -25,7 +25,7 @@ def test_the_lab_catches_up_after_the_web_process_restarts(
     row = page.get_by_role("list", name="Queue messages").get_by_role("listitem").first
     expect(row).to_contain_text("waiting in the queue")
 
-    web = next(r for r in e2e_stack.roles if r.argv[0] == "web" and r.is_running)
+    web = next(r for r in e2e_stack.roles if r.name.startswith("web-") and r.is_running)
     web.kill()
     expect(page.get_by_text("Connection lost; reconnecting")).to_be_visible()
 

@@ -15,10 +15,11 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from backend.sessions.protocol import NAME_PATTERN, ROOM_PATTERN, RULES
+from backend.sessions.protocol import NAME_PATTERN, ROOM_PATTERN, RULES, ErrorCode
 from backend.sessions.session import Transport
 from backend.web.deps import ServicesDep
 from backend.web.ws import CLOSE_POLICY, StarletteTransport, accept_if_allowed, serve_session
+from frontend.pages import PAGE_METHODS
 from frontend.templating import render_fragment, templates
 
 router = APIRouter(include_in_schema=False)
@@ -33,7 +34,7 @@ FRAGMENTS = {
 }
 
 
-@router.get("/chat", response_class=HTMLResponse)
+@router.api_route("/chat", methods=PAGE_METHODS, response_class=HTMLResponse)
 async def chat_rooms(request: Request, services: ServicesDep) -> HTMLResponse:
     """The room picker: active rooms, or any room by name."""
     rooms = await services.rooms.active()
@@ -42,14 +43,14 @@ async def chat_rooms(request: Request, services: ServicesDep) -> HTMLResponse:
     )
 
 
-@router.get("/chat/go", response_model=None)
+@router.api_route("/chat/go", methods=PAGE_METHODS, response_model=None)
 async def chat_go(room: str = "", name: str = "") -> RedirectResponse:
     """The picker's form lands here, so a room has a plain shareable URL."""
     room = room.strip().lower() or "lobby"
     return RedirectResponse(f"/chat/{quote(room)}?{urlencode({'name': name})}", status_code=303)
 
 
-@router.get("/chat/{room}", response_class=HTMLResponse)
+@router.api_route("/chat/{room}", methods=PAGE_METHODS, response_class=HTMLResponse)
 async def chat_room(request: Request, room: str, name: str = "") -> HTMLResponse:
     """The room itself once the visitor has a valid name; else the name form, with the reason."""
     context: dict[str, Any] = {"room": room, "name": name.strip(), "rules": RULES, "active": "chat"}
@@ -64,13 +65,19 @@ async def chat_room(request: Request, room: str, name: str = "") -> HTMLResponse
 
 class HtmlChatTransport:
     """Joins the room first, turns each submitted form into a chat message, and each session
-    event into the fragment that shows it."""
+    event into the fragment that shows it.
+
+    The page says "Live" only once the join succeeded (the room's history arrived). A refused
+    join (the name is taken) turns the page into "Not joined" with a link to pick another name,
+    and closes the socket with a code htmx does not reconnect after, so the page cannot join
+    later behind the visitor's back."""
 
     def __init__(self, inner: Transport, room: str, name: str) -> None:
         self.inner = inner
         self.room = room
         self.name = name
         self.joined = False
+        self.refused = False
 
     async def receive_text(self) -> str:
         if not self.joined:
@@ -81,10 +88,25 @@ class HtmlChatTransport:
         return json.dumps({"type": "chat", "room": self.room, "text": str(text)})
 
     async def send_text(self, data: str) -> None:
+        if self.refused:
+            return  # nothing more to show: the page says why it is not in the room
         event = json.loads(data)
+        if event.get("type") == "error" and event.get("code") == ErrorCode.NAME_TAKEN:
+            await self._refuse()
+            return
         template = FRAGMENTS.get(str(event.get("type")))
-        if template is not None:
-            await self.inner.send_text(render_fragment(template, event=event))
+        if template is None:
+            return
+        html = render_fragment(template, event=event)
+        if event["type"] == "history":  # the join succeeded
+            html += render_fragment("fragments/chat_connection.html", joined=True, oob=True)
+        await self.inner.send_text(html)
+
+    async def _refuse(self) -> None:
+        self.refused = True
+        context = {"room": self.room, "you": self.name, "taken": True}
+        await self.inner.send_text(render_fragment("fragments/chat_taken.html", **context))
+        await self.inner.close(CLOSE_POLICY, "name taken")
 
     async def close(self, code: int, reason: str) -> None:
         await self.inner.close(code, reason)

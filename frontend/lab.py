@@ -1,8 +1,7 @@
 """The live lab: one message sent to the queue and to pub/sub at once, shown side by side.
 
-The lab socket is an ordinary ClientSession underneath. Its transport turns the page's form into
-two `send` messages (one per lane) and each session event into the fragment that shows it, and
-keeps the per-lane counters the page displays.
+The lab socket is an ordinary ClientSession underneath: its transport turns the page's form into
+one `send` per lane, each session event into the fragment that shows it, and keeps the counters.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import json
 import secrets
 import statistics
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +24,7 @@ from backend.sessions.session import Disconnected, Transport
 from backend.web.admin import is_admin
 from backend.web.deps import AppState
 from frontend.resume import serve_page_session
-from frontend.scenarios import Scenarios
+from frontend.scenarios import Scenarios, Tally, Which
 from frontend.templating import render_fragment
 
 router = APIRouter(include_in_schema=False)
@@ -56,8 +55,9 @@ class Sent:
     lane: str
     text: str
     at: float | None  # None: sent before a reconnect, by an earlier connection
-    results: int = 0
     consumer: str = ""
+    receivers: int | None = None  # pub/sub, once published: how many subscribers got it
+    by: Counter[str] = field(default_factory=Counter)  # final results, per consumer
     started: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -111,17 +111,17 @@ class LabTransport:
             if self.scenario is not None:
                 self.scenario.cancel()
 
-    def send_both(self, text: str, count: int) -> None:
-        """The same text to both lanes, `count` times."""
+    def send_both(self, text: str, count: int, prefix: str = "") -> None:
+        """The same text to both lanes, `count` times; each ref starts with `prefix`."""
         for i in range(count):
             body = f"{text} #{i + 1}" if count > 1 else text
             for lane in ("queue", "pubsub"):
-                self._send(secrets.token_hex(4), lane, body, {"type": "send", "mode": lane})
+                ref = prefix + secrets.token_hex(4)
+                self._send(ref, lane, body, {"type": "send", "mode": lane})
 
     def send_job(self, ref: str, task: str, args: dict[str, object]) -> None:
-        self._send(
-            ref, "queue", f"{task} {json.dumps(args)}", {"type": "send", "task": task, "args": args}
-        )
+        text = f"{task} {json.dumps(args)}"
+        self._send(ref, "queue", text, {"type": "send", "task": task, "args": args})
 
     def _send(self, ref: str, lane: str, text: str, message: dict[str, Any]) -> None:
         while len(self.sent) > MAX_TRACKED:  # oldest first: long-finished messages
@@ -144,13 +144,7 @@ class LabTransport:
     async def say(self, text: str) -> None:
         await self._send_html(render_fragment("fragments/lab_story.html", start=False, text=text))
 
-    async def wait_started(self, ref: str, within: float) -> str | None:
-        return await self._wait(ref, "started", within)
-
-    async def wait_finished(self, ref: str, within: float) -> str | None:
-        return await self._wait(ref, "finished", within)
-
-    async def _wait(self, ref: str, which: str, within: float) -> str | None:
+    async def wait(self, ref: str, which: Which, within: float) -> str | None:
         sent = self.sent.get(ref)
         if sent is None:
             return None
@@ -159,8 +153,17 @@ class LabTransport:
             return sent.consumer
         return None
 
-    def queue_done(self) -> int:
-        return self.lanes["queue"].processed
+    def tally(self, lane: str, prefix: str) -> Tally:
+        """What this page saw of the `lane` messages whose refs start with `prefix`."""
+        tally = Tally()
+        for sent in [s for r, s in self.sent.items() if r.startswith(prefix) and s.lane == lane]:
+            tally.waiting += not (sent.started.is_set() or sent.finished.is_set())
+            tally.done += sent.by.total() > 0
+            tally.published += sent.receivers is not None
+            tally.unheard += sent.receivers == 0
+            tally.delivered += sent.receivers or 0
+            tally.by.update(sent.by)
+        return tally
 
     async def send_text(self, data: str) -> None:
         html = self.render(json.loads(data))
@@ -200,12 +203,11 @@ class LabTransport:
         if sent is None:
             return ""
         self.sent[str(event["id"])] = sent
-        self.sent[str(event.get("ref"))] = sent  # scenarios wait on their refs
         if sent.lane == "queue":
             html = render_fragment("fragments/lab_job.html", job=event, sent=sent, state="waiting")
             return html + self._counters()
-        if event.get("receivers") == 0:
-            self.lanes["pubsub"].lost += 1
+        sent.receivers = int(event.get("receivers") or 0)
+        self.lanes["pubsub"].lost += sent.receivers == 0
         html = render_fragment("fragments/lab_broadcast.html", message=event, sent=sent)
         return html + self._counters()
 
@@ -215,12 +217,12 @@ class LabTransport:
         sent.consumer = str(event.get("consumer"))
         final = event.get("type") == "result" or bool(event.get("final"))
         if final:
-            sent.results += 1
+            sent.by[sent.consumer] += 1
             sent.finished.set()
             lane.processed += 1
             if latency is not None:
                 lane.latencies.append(latency)
-            if sent.lane == "queue" and sent.results > 1:
+            if sent.lane == "queue" and sent.by.total() > 1:
                 lane.duplicates += 1
         template = "fragments/lab_job.html" if sent.lane == "queue" else "fragments/lab_reply.html"
         state = "done" if event["type"] == "result" else "failed"

@@ -6,7 +6,9 @@ import time
 
 from fastapi.templating import Jinja2Templates
 
+from backend.core.jobs import Job
 from frontend.assets import templates_dir
+from frontend.charts import quantity
 
 TEMPLATES_DIR = templates_dir()
 
@@ -22,7 +24,32 @@ def iso_time(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
+def clock_seconds(ts: float) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(ts))
+
+
+def seconds(value: float) -> str:
+    """A duration for people: 0.042 s, 3.10 s, 2 min 5 s."""
+    if value < 1:
+        return f"{value:.3f} s"
+    if value < 60:
+        return f"{value:.2f} s"
+    return f"{int(value // 60)} min {int(value % 60)} s"
+
+
+def run_time(job: Job) -> str:
+    """How long the job ran, or has been running so far."""
+    if job.started is None:
+        return ""
+    end = job.finished if job.finished is not None else time.time()
+    return seconds(max(0.0, end - job.started))
+
+
 templates.env.filters["clock"] = clock
+templates.env.filters["clock_seconds"] = clock_seconds
+templates.env.filters["seconds"] = seconds
+templates.env.filters["run_time"] = run_time
+templates.env.filters["quantity"] = quantity
 templates.env.filters["iso_time"] = iso_time
 
 
