@@ -25,7 +25,7 @@ from backend.core.tasks import TaskRegistry, load_tasks
 from backend.sessions.hub import EventHub
 from backend.sessions.services import Services
 from backend.settings import Settings
-from backend.web import api, apidocs, consumers, errors, health, ws
+from backend.web import api, apidocs, consumers, dead, errors, health, ws
 from backend.web.deps import AppState
 from frontend import chat, controls, dashboard, jobs, lab, live, pages
 from frontend.assets import static_dir
@@ -42,7 +42,14 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
         lifespan=_lifespan(settings, load_tasks(settings.tasks)),
     )
-    for router in (health.router, api.router, consumers.router, ws.router, apidocs.router):
+    for router in (
+        health.router,
+        api.router,
+        dead.router,
+        consumers.router,
+        ws.router,
+        apidocs.router,
+    ):
         app.include_router(router)
     errors.install_error_handlers(app)
     for page in (pages, live, chat, lab, controls, jobs, dashboard):

@@ -10,10 +10,12 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 from redis.exceptions import RedisError
 
+from backend.core.browse import task_counts, totals
 from backend.core.stats import read_samples, read_status, redis_facts
 from backend.web.deps import AppState, app_state
 from backend.web.ws import accept_if_allowed
 from frontend.charts import Series, chart
+from frontend.pages import PAGE_METHODS
 from frontend.templating import render_fragment, templates
 
 router = APIRouter(include_in_schema=False)
@@ -27,24 +29,32 @@ async def dashboard_context(state: AppState) -> dict[str, object]:
     try:
         samples = await read_samples(redis, keys)
         facts = await redis_facts(redis)
+        counts = await task_counts(redis, keys)
     except RedisError:
-        samples, facts = [], None
+        samples, facts, counts = [], None, []
     ms = [s.p50 * 1000 if s.p50 is not None else None for s in samples]
     ms95 = [s.p95 * 1000 if s.p95 is not None else None for s in samples]
+    times, now = [s.t for s in samples], time.time()
     charts = [
         chart("Queue", "jobs", [
             Series("waiting", [float(s.depth) for s in samples], "s1"),
             Series("in flight", [float(s.in_flight) for s in samples], "s2"),
-        ]),
-        chart("Throughput", "jobs/s", [Series("finished", [s.rate for s in samples], "s1")]),
+        ], times, now),
+        chart("Throughput", "jobs/s", [
+            Series("finished", [s.rate for s in samples], "s1"),
+        ], times, now),
         chart("Latency, enqueue to result", "ms", [
             Series("p50", ms, "s1"), Series("p95", ms95, "s2"),
-        ]),
+        ], times, now),
     ]  # fmt: skip
-    return {"status": status, "charts": charts, "facts": facts, "now": time.time()}
+    total = totals(counts) if counts else None
+    return {"status": status, "charts": charts, "facts": facts, "now": now} | {
+        "counts": counts,
+        "total": total,
+    }
 
 
-@router.get("/dashboard", response_class=HTMLResponse)
+@router.api_route("/dashboard", methods=PAGE_METHODS, response_class=HTMLResponse)
 async def dashboard(request: Request) -> HTMLResponse:
     context = await dashboard_context(app_state(request))
     return templates.TemplateResponse(request, "dashboard.html", {**context, "active": "dashboard"})

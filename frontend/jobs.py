@@ -1,167 +1,125 @@
-"""The job console: submit any task, watch your jobs live, cancel them, and tend dead letters.
+"""The job console and the job pages: every job, filtered and a page at a time, live; one job's
+detail; and the dead letters, one by one or in bulk.
 
-The console's socket is an ordinary ClientSession underneath; its transport turns the page's forms
-into `send` and `cancel` messages and each job event into the table row that shows the job now.
+Filters are plain query parameters, so a filtered view has a URL to share and reload; the page's
+socket (frontend/console.py) keeps what it shows up to date.
 """
 
 from __future__ import annotations
 
-import json
-import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated
+from urllib.parse import parse_qs, urlencode
 
-from fastapi import APIRouter, Depends, Request, WebSocket
+from fastapi import APIRouter, Depends, Query, Request, WebSocket
 from fastapi.responses import HTMLResponse
 
-from backend.core.queue import JobQueue
+from backend.core.browse import JobFilter, browse, task_counts
+from backend.core.jobs import JobStatus
 from backend.sessions.session import Transport
-from backend.web.deps import QueueDep, RegistryDep
+from backend.web.deps import AppState, KeysDep, QueueDep, RedisDep, RegistryDep
+from frontend.console import PAGE, ConsoleTransport, ConsoleView
 from frontend.guards import require_same_origin
 from frontend.resume import new_page_session, serve_page_session
 from frontend.templating import render_fragment, templates
 
 router = APIRouter(include_in_schema=False)
 
-MAX_TRACKED = 500
+PERIODS = {
+    "5m": ("the last 5 minutes", 300),
+    "1h": ("the last hour", 3600),
+    "24h": ("the last day", 86400),
+}
+BULK_MAX = 1000
 
 
-@dataclass
-class JobRow:
-    """What the console shows of one job, updated from its events."""
+@dataclass(frozen=True)
+class Filters:
+    """The console's filters as the page's query string carries them."""
 
-    id: str
-    task: str
-    text: str
-    status: str = "queued"
-    attempt: int = 0
-    worker: str = ""
-    progress: float = 0.0
-    started: float | None = None
-    finished: float | None = None
-    outcome: str = ""
+    status: JobStatus | None = None
+    task: str = ""
+    q: str = ""
+    period: str = ""
+    since: float | None = None
 
     @property
-    def duration(self) -> str:
-        if self.started is None:
-            return ""
-        end = self.finished if self.finished is not None else time.monotonic()
-        return f"{end - self.started:.2f} s"
+    def narrowed(self) -> bool:
+        return any((self.status, self.task, self.q.strip(), self.since))
 
-    def apply(self, event: dict[str, Any]) -> None:
-        kind = event["type"]
-        if kind == "started":
-            self.status, self.attempt = "running", int(event["attempt"])
-            self.worker, self.started, self.progress = event["consumer"], time.monotonic(), 0.0
-        elif kind == "progress":
-            self.progress = float(event["progress"])
-        elif kind == "result":
-            self._finish("succeeded", json.dumps(event["result"], ensure_ascii=False))
-            self.progress = 1.0
-        elif kind == "failed":
-            self._finish("dead" if event["final"] else "failed", str(event["error"]))
-        elif kind == "cancelled":
-            self._finish("cancelled", "")
+    @property
+    def where(self) -> JobFilter:
+        return JobFilter(self.status, self.task or None, self.since, self.q.strip() or None)
 
-    def _finish(self, status: str, outcome: str) -> None:
-        self.status, self.outcome = status, outcome
-        self.finished = time.monotonic() if status != "failed" else None
+    def query(self, **more: str) -> str:
+        fields = {"status": self.status.value if self.status else "", "task": self.task}
+        fields |= {"q": self.q, "since": f"{self.since!r}" if self.since else "", **more}
+        return urlencode({k: v for k, v in fields.items() if v})
 
 
-class JobsTransport:
-    def __init__(self, inner: Transport, queue: JobQueue | None = None) -> None:
-        self.inner = inner
-        self.queue = queue
-        self.pending: dict[str, tuple[str, str]] = {}  # ref -> (task, text)
-        self.rows: dict[str, JobRow] = {}
-
-    async def receive_text(self) -> str:
-        while True:
-            try:
-                message = self._message(json.loads(await self.inner.receive_text()))
-            except ValueError as exc:  # the args field: shown at once, nothing is sent
-                notice = f"args is not valid JSON: {exc}"
-                await self.inner.send_text(
-                    render_fragment("fragments/jobs_notice.html", text=notice, ok=False)
-                )
-                continue
-            if message is not None:
-                return json.dumps(message)
-
-    def _message(self, form: Any) -> dict[str, Any] | None:
-        if not isinstance(form, dict):
-            return None
-        if form.get("action") == "cancel":
-            return {"type": "cancel", "id": str(form.get("id", ""))}
-        ref = secrets.token_hex(4)
-        task, text = str(form.get("task", "uppercase")), str(form.get("text", ""))
-        args = json.loads(str(form.get("args") or "{}"))
-        _forget_oldest(self.pending, MAX_TRACKED)
-        _forget_oldest(self.rows, MAX_TRACKED)
-        self.pending[ref] = (task, text)
-        return {
-            "type": "send",
-            "mode": "queue",
-            "task": task,
-            "text": text,
-            "args": args,
-            "ref": ref,
-        }
-
-    async def send_text(self, data: str) -> None:
-        event = json.loads(data)
-        await self._recall(event)
-        html = self._render(event)
-        if html:
-            await self.inner.send_text(html)
-
-    async def _recall(self, event: dict[str, Any]) -> None:
-        """A job event replayed after a reconnect, for a job this connection never saw sent:
-        its row is on the page already; look the job up to redraw it whole."""
-        job_id = str(event.get("id", ""))
-        if event["type"] in ("accepted", "error") or not job_id or job_id in self.rows:
-            return
-        job = await self.queue.get(job_id) if self.queue is not None else None
-        if job is not None:
-            self.rows[job_id] = JobRow(job_id, job.task, job.text)
-
-    def _render(self, event: dict[str, Any]) -> str:
-        if event["type"] == "error":
-            return render_fragment("fragments/jobs_notice.html", text=event["detail"], ok=False)
-        if event["type"] == "accepted":
-            task, text = self.pending.pop(str(event.get("ref")), ("?", ""))
-            fresh = self.rows[event["id"]] = JobRow(event["id"], task, text)
-            return render_fragment("fragments/jobs_row.html", row=fresh, new=True)
-        row = self.rows.get(str(event.get("id")))
-        if row is None:
-            return ""
-        row.apply(event)
-        return render_fragment("fragments/jobs_row.html", row=row, new=False)
-
-    async def close(self, code: int, reason: str) -> None:
-        await self.inner.close(code, reason)
+def filters(
+    status: Annotated[str, Query(max_length=16)] = "",
+    task: Annotated[str, Query(max_length=100)] = "",
+    q: Annotated[str, Query(max_length=200)] = "",
+    period: Annotated[str, Query(max_length=8)] = "",
+    since: Annotated[str, Query(max_length=32)] = "",
+) -> Filters:
+    """A page's filters, read leniently: a value the form cannot have sent means "any"."""
+    chosen = JobStatus(status) if status in JobStatus.__members__.values() else None
+    start = _number(since)
+    if start is None and period in PERIODS:
+        start = time.time() - PERIODS[period][1]
+    return Filters(chosen, task, q, period if period in PERIODS else "", start)
 
 
-def _forget_oldest(table: dict[str, Any], keep: int) -> None:
-    """A page remembers a bounded number of jobs; the oldest go first."""
-    while len(table) >= keep:
-        del table[next(iter(table))]
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if value >= 0 else None
 
 
-@router.get("/jobs", response_class=HTMLResponse)
-async def console(request: Request, registry: RegistryDep) -> HTMLResponse:
-    context = {"tasks": registry.all(), "active": "jobs", "page_session": new_page_session()}
+FiltersDep = Annotated[Filters, Depends(filters)]
+
+
+@router.api_route("/jobs", methods=["GET", "HEAD"], response_class=HTMLResponse)
+async def console(
+    request: Request,
+    registry: RegistryDep,
+    redis: RedisDep,
+    keys: KeysDep,
+    shown: FiltersDep,
+    *,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+) -> HTMLResponse:
+    try:
+        page = await browse(redis, keys, shown.where, cursor, PAGE)
+    except ValueError:
+        page, cursor = await browse(redis, keys, shown.where, None, PAGE), None
+    context = {
+        "tasks": registry.all(),
+        "statuses": list(JobStatus),
+        "periods": PERIODS,
+        "filters": shown,
+        "page": page,
+        "first_page": cursor is None,
+        "page_cursor": cursor,
+        "counts": await task_counts(redis, keys),
+        "active": "jobs",
+        "page_session": new_page_session(),
+    }
     return templates.TemplateResponse(request, "jobs.html", context)
 
 
-@router.get("/jobs/dead", response_class=HTMLResponse)
+@router.api_route("/jobs/dead", methods=["GET", "HEAD"], response_class=HTMLResponse)
 async def dead_letters(request: Request, queue: QueueDep) -> HTMLResponse:
     context = {"jobs": await queue.dead_jobs(), "active": "jobs"}
     return templates.TemplateResponse(request, "jobs_dead.html", context)
 
 
-@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+@router.api_route("/jobs/{job_id}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 async def job_detail(request: Request, job_id: str, queue: QueueDep) -> HTMLResponse:
     job = await queue.get(job_id)
     context = {"job": job, "job_id": job_id, "active": "jobs"}
@@ -182,12 +140,42 @@ async def dead_action(job_id: str, action: str, queue: QueueDep) -> HTMLResponse
         done = await queue.discard_dead(job_id)
         text = "discarded" if done else "no longer in the dead-letter set"
     else:
-        done, text = False, f"unknown action {action!r}"
+        text = f"unknown action {action!r}"
     return HTMLResponse(render_fragment("fragments/dead_done.html", job_id=job_id, text=text))
+
+
+@router.post("/ui/dead", response_class=HTMLResponse, dependencies=[Depends(require_same_origin)])
+async def dead_bulk(request: Request, queue: QueueDep) -> HTMLResponse:
+    """The dead letters page's bulk buttons: retry or discard the ticked jobs, or all."""
+    form = parse_qs((await request.body())[: 64 * BULK_MAX].decode(errors="replace"))
+    action, everything = form.get("action", [""])[0], form.get("all", [""])[0] == "1"
+    ids = await queue.dead_ids(BULK_MAX) if everything else form.get("id", [])[:BULK_MAX]
+    if action not in ("retry", "discard") or not ids:
+        text = "Tick the dead letters to act on." if ids == [] else f"Unknown action {action!r}."
+        return HTMLResponse(render_fragment("fragments/dead_bulk.html", text=text, done=[]))
+    change = queue.retry_dead_many if action == "retry" else queue.discard_dead_many
+    done = await change(ids)
+    verb = "put back in the queue" if action == "retry" else "discarded"
+    text = f"{len(done)} of {len(ids)} {verb}."
+    return HTMLResponse(render_fragment("fragments/dead_bulk.html", text=text, done=done))
 
 
 @router.websocket("/ui/jobs/ws")
 async def jobs_socket(websocket: WebSocket) -> None:
-    await serve_page_session(
-        websocket, lambda socket, state: JobsTransport(socket, state["services"].queue)
-    )
+    """The console's socket carries the page's filters and cursor, so it watches what the
+    page shows (and a reconnect redraws exactly that)."""
+    params = websocket.query_params
+    fields = ("status", "task", "q", "period", "since")
+    shown = filters(*(params.get(name, "")[:200] for name in fields))
+    view = ConsoleView(shown.where, params.get("cursor") or None, params.get("session", ""))
+    consoles: list[ConsoleTransport] = []
+
+    def page(socket: Transport, state: AppState) -> Transport:
+        consoles.append(ConsoleTransport(socket, state, view))
+        return consoles[-1]
+
+    try:
+        await serve_page_session(websocket, page)
+    finally:
+        for console_transport in consoles:
+            await console_transport.stop()

@@ -6,7 +6,7 @@ import json
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class JobStatus(StrEnum):
@@ -45,6 +45,9 @@ class Job(BaseModel):
     error: str | None = None
     errors: list[AttemptError] = []
     ref: str | int | None = None
+    # The session that created it: kept out of every API answer, since a session id is the key
+    # to that session's events.
+    owner: str | None = Field(default=None, exclude=True)
 
     @property
     def duration(self) -> float | None:
@@ -80,6 +83,7 @@ class Job(BaseModel):
             error=row.get("error"),
             errors=errors,
             ref=json.loads(row.get("ref") or "null"),
+            owner=row.get("session") or None,
         )
 
 

@@ -4,6 +4,7 @@ dead-letter set. Jobs wait in a Redis Stream read by one consumer group (the wor
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -13,6 +14,7 @@ from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from backend.core.browse import load_jobs
 from backend.core.events import SessionEvents, encode
 from backend.core.jobs import Job, JobStatus
 from backend.core.keys import Keys
@@ -129,21 +131,46 @@ class JobQueue:
         )
 
     async def dead_jobs(self, limit: int = 100) -> list[Job]:
-        ids = cast(list[str], await self.redis.zrevrange(self.keys.dead, 0, limit - 1))
-        jobs = [await self.get(job_id) for job_id in ids]
-        return [job for job in jobs if job is not None]
+        return await load_jobs(self.redis, self.keys, await self.dead_ids(limit))
+
+    async def dead_ids(self, limit: int) -> list[str]:
+        """The newest `limit` dead letters' ids."""
+        return cast(list[str], await self.redis.zrevrange(self.keys.dead, 0, limit - 1))
 
     async def retry_dead(self, job_id: str) -> bool:
         """Back into the queue with fresh attempts; False when it is not in the dead-letter set."""
         keys = [self.keys.job(job_id), self.keys.dead, self.keys.stream, *self.keys.job_tail]
         return int(await self._revive(keys=keys, args=[job_id])) == 1
 
+    async def retry_dead_many(self, ids: list[str]) -> list[str]:
+        """Those of `ids` put back in the queue (one pipelined batch of script calls)."""
+        revived = await asyncio.gather(*(self.retry_dead(job_id) for job_id in ids))
+        return [job_id for job_id, done in zip(ids, revived, strict=True) if done]
+
     async def discard_dead(self, job_id: str) -> bool:
+        return bool(await self.discard_dead_many([job_id]))
+
+    async def discard_dead_many(self, ids: list[str]) -> list[str]:
+        """Those of `ids` removed from the dead-letter set and deleted, in one transaction."""
+        if not ids:
+            return []
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zrem(self.keys.dead, job_id)
-            pipe.delete(self.keys.job(job_id))
-            removed, _ = await pipe.execute()
-        return bool(removed)
+            for job_id in ids:
+                pipe.zrem(self.keys.dead, job_id)
+                pipe.delete(self.keys.job(job_id))
+            replies = await pipe.execute()
+        done = [job_id for job_id, removed in zip(ids, replies[::2], strict=True) if removed]
+        await announce(self.redis, self.keys, done, "discarded")
+        return done
+
+
+async def announce(redis: Redis, keys: Keys, ids: list[str], status: str) -> None:
+    """Tells watching job consoles about changes made outside the job scripts."""
+    if ids and await redis.exists(keys.job_feed):
+        async with redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.publish(keys.job_feed, f"{job_id} {status}")
+            await pipe.execute()
 
 
 async def queue_depth(redis: Redis, keys: Keys) -> tuple[int, int]:

@@ -1,9 +1,10 @@
 """The web process's event hub: one pub/sub subscription for the whole process.
 
-Each web process has an instance id and subscribes to exactly one channel, its own. Producers
-(workers, subscribers, other web processes) publish a session's events on the channel of the
-instance that holds that session's socket, so results reach their sender and no other, with no
-knowledge of web processes on the producer side. The hub hands each event to the local session.
+Each web process has an instance id and subscribes to its own channel (and to the job feed's,
+see `feed`). Producers (workers, subscribers, other web processes) publish a session's events on
+the channel of the instance that holds that session's socket, so results reach their sender and
+no other, with no knowledge of web processes on the producer side. The hub hands each event to
+the local session.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from backend.core.events import SEQ_TTL_FACTOR, SessionEvents
 from backend.core.keys import Keys
 from backend.core.listener import ChannelListener
 from backend.core.loops import every
+from backend.sessions.feed import KEEP_ALIVE, JobFeed
 from backend.settings import Settings
 
 log = logging.getLogger("courier.hub")
@@ -44,9 +46,9 @@ class EventHub:
         self.settings = settings
         self.events = SessionEvents(redis, keys, settings)
         self.sinks: dict[str, Sink] = {}
-        self.listener = ChannelListener(
-            redis, [keys.instance(self.instance)], self._on_message, self._catch_up
-        )
+        self.feed = JobFeed(redis, keys)
+        channels = [keys.instance(self.instance), self.feed.channel]
+        self.listener = ChannelListener(redis, channels, self._on_message, self._catch_up)
 
     async def run(self) -> None:
         """The listener and the route refresher; runs for the life of the web process."""
@@ -56,6 +58,8 @@ class EventHub:
                 self.settings.session_ttl / 3, self._refresh_routes, log=log, what="route refresh"
             )
             group.create_task(refresh)
+            feed = every(KEEP_ALIVE, self.feed.keep_alive, log=log, what="job feed refresh")
+            group.create_task(feed)
 
     async def ready(self, within: float = 5.0) -> bool:
         """True once subscribed, so no event routed here can be missed."""
@@ -78,6 +82,9 @@ class EventHub:
         return False
 
     def _on_message(self, channel: str, data: str) -> None:
+        if channel == self.feed.channel:
+            self.feed.deliver(data)
+            return
         session, _, event = data.partition("\n")
         sink = self.sinks.get(session)
         if sink is not None:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from backend.core.browse import JobFilter, JobPage, TaskCounts, browse, task_counts
 from backend.core.consumers import Consumer, ConsumerKind, list_consumers
 from backend.core.jobs import Job, JobStatus
 from backend.core.queue import QueueStats
@@ -39,6 +40,7 @@ class JobChange(BaseModel):
 
 class QueueReport(QueueStats):
     workers: list[Consumer]
+    tasks: list[TaskCounts] = Field(description="Counts per task, with the mean run time")
 
 
 class TaskInfo(BaseModel):
@@ -93,30 +95,30 @@ async def queue_report(
     """Depth, in-flight, dead-letter count, counters and the workers with their heartbeats."""
     stats = await queue.stats()
     workers = await list_consumers(redis, keys, ConsumerKind.WORKER, settings.heartbeat_timeout)
-    return QueueReport(**stats.model_dump(), workers=workers)
+    counts = await task_counts(redis, keys)
+    return QueueReport(**stats.model_dump(), workers=workers, tasks=counts)
 
 
-@router.get("/dead", responses=ERRORS)
-async def dead_jobs(
-    queue: QueueDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
-) -> list[Job]:
-    """The dead-letter set, most recent first."""
-    return await queue.dead_jobs(limit)
+class JobQuery(BaseModel):
+    """Filters and paging of GET /api/jobs."""
+
+    model_config = {"extra": "forbid"}
+    status: JobStatus | None = None
+    task: str | None = Field(default=None, max_length=100)
+    since: float | None = Field(default=None, ge=0, description="Created at or after (unix)")
+    q: str | None = Field(default=None, max_length=200, description="In the id or the text")
+    cursor: str | None = Field(default=None, max_length=100, description="A page's `next`")
+    limit: int = Field(default=50, ge=1, le=200)
 
 
-@router.post("/dead/{job_id}/retry", responses=ERRORS)
-async def retry_dead_job(job_id: str, queue: QueueDep) -> JobChange:
-    """Puts a dead job back in the queue with fresh attempts."""
-    if not await queue.retry_dead(job_id):
-        raise ApiError(404, "not_found", f"job {job_id!r} is not in the dead-letter set")
-    return JobChange(id=job_id, status=JobStatus.QUEUED)
-
-
-@router.delete("/dead/{job_id}", status_code=204, responses=ERRORS)
-async def discard_dead_job(job_id: str, queue: QueueDep) -> None:
-    """Removes a dead job for good."""
-    if not await queue.discard_dead(job_id):
-        raise ApiError(404, "not_found", f"job {job_id!r} is not in the dead-letter set")
+@router.get("/jobs", responses=ERRORS)
+async def list_jobs(redis: RedisDep, keys: KeysDep, query: Annotated[JobQuery, Query()]) -> JobPage:
+    """Jobs newest first, filtered; follow `next` for older ones."""
+    where = JobFilter(query.status, query.task, query.since, query.q or None)
+    try:
+        return await browse(redis, keys, where, query.cursor, query.limit)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_request", f"cursor: {exc}") from None
 
 
 @router.get("/tasks")
