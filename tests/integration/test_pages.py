@@ -14,7 +14,16 @@ from backend.core.keys import Keys
 from backend.core.stats import Sample
 from tests.processes import Stack
 
-PAGES = ["/", "/chat", "/chat/lobby", "/chat/lobby?name=ann", "/dashboard"]
+PAGES = [
+    "/",
+    "/chat",
+    "/chat/lobby",
+    "/chat/lobby?name=ann",
+    "/dashboard",
+    "/jobs",
+    "/jobs?status=dead&q=x&period=1h",
+    "/jobs/dead",
+]
 
 
 def fetch(base: str, path: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
