@@ -17,12 +17,8 @@ from fastapi.staticfiles import StaticFiles
 from backend.core.connection import create_redis
 from backend.core.keys import Keys
 from backend.core.loops import cancel_and_wait
-from backend.core.pubsub import Publisher
-from backend.core.queue import JobQueue
-from backend.core.rooms import Rooms
 from backend.core.stats import Sampler
 from backend.core.tasks import TaskRegistry, load_tasks
-from backend.sessions.hub import EventHub
 from backend.sessions.services import Services
 from backend.settings import Settings
 from backend.web import api, apidocs, consumers, dead, errors, health, ws
@@ -67,18 +63,10 @@ def _lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[AppState]:
         keys = Keys(settings.key_prefix)
         redis = create_redis(settings)
-        hub = EventHub(redis, keys, settings)
-        services = Services(
-            hub=hub,
-            queue=JobQueue(redis, keys, settings, hub.events),
-            publisher=Publisher(hub.events, keys),
-            rooms=Rooms(hub.events, keys, settings),
-            registry=registry,
-            settings=settings,
-        )
+        services = Services.build(redis, keys, settings, registry)
+        hub = services.hub
         background = [
             asyncio.create_task(hub.run(), name="event hub"),
-            asyncio.create_task(services.rooms.run(), name="room presence"),
             asyncio.create_task(Sampler(redis, keys).run(), name="metrics sampler"),
         ]
         try:

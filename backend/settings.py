@@ -37,6 +37,24 @@ class Settings(BaseSettings):
         description="Redis to use (redis://, rediss:// or unix://). Unset: `courier run` "
         "starts an embedded redis-server.",
     )
+    redis_cluster: bool = Field(
+        default=False,
+        description="COURIER_REDIS_URL names one node of a Redis Cluster; every role then runs on "
+        "the cluster, with sharded pub/sub.",
+    )
+    redis_wait_replicas: int = Field(
+        default=0,
+        ge=0,
+        le=5,
+        description="A job is `accepted` only once this many replicas have it (Redis WAIT), so a "
+        "failover cannot lose it. 0: do not wait.",
+    )
+    redis_wait_timeout: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How long to wait for those replicas before answering `unavailable`.",
+    )
     host: str = Field(
         default="127.0.0.1", min_length=1, description="Address the web server binds."
     )

@@ -37,7 +37,7 @@ FRAGMENTS = {
 @router.api_route("/chat", methods=PAGE_METHODS, response_class=HTMLResponse)
 async def chat_rooms(request: Request, services: ServicesDep) -> HTMLResponse:
     """The room picker: active rooms, or any room by name."""
-    rooms = await services.rooms.active()
+    rooms = await services.hub.rooms.rooms.active()
     return templates.TemplateResponse(
         request, "chat_rooms.html", {"rooms": rooms, "rules": RULES, "active": "chat"}
     )
@@ -78,6 +78,7 @@ class HtmlChatTransport:
         self.name = name
         self.joined = False
         self.refused = False
+        self.members: set[str] = set()
 
     async def receive_text(self) -> str:
         if not self.joined:
@@ -94,13 +95,26 @@ class HtmlChatTransport:
         if event.get("type") == "error" and event.get("code") == ErrorCode.NAME_TAKEN:
             await self._refuse()
             return
-        template = FRAGMENTS.get(str(event.get("type")))
+        kind = str(event.get("type"))
+        if kind in ("presence", "joined", "left"):  # the full list once, then each change
+            event = {"members": self._present(event)}
+            kind = "presence"
+        template = FRAGMENTS.get(kind)
         if template is None:
             return
         html = render_fragment(template, event=event)
-        if event["type"] == "history":  # the join succeeded
+        if kind == "history":  # the join succeeded
             html += render_fragment("fragments/chat_connection.html", joined=True, oob=True)
         await self.inner.send_text(html)
+
+    def _present(self, event: dict[str, Any]) -> list[str]:
+        if event["type"] == "presence":
+            self.members = set(event["members"])
+        elif event["type"] == "joined":
+            self.members.add(str(event["name"]))
+        else:
+            self.members.discard(str(event["name"]))
+        return sorted(self.members)
 
     async def _refuse(self) -> None:
         self.refused = True

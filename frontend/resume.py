@@ -32,7 +32,7 @@ async def page_cursor(websocket: WebSocket, state: AppState) -> tuple[str, int]:
     if not is_session_id(session):
         return new_page_session(), -1
     try:
-        seen = await state["redis"].get(state["keys"].page_cursor(session))
+        seen = await state["redis"].get(state["keys"].session(session).rendered)
     except RedisError:
         seen = None
     return session, int(seen) if seen is not None and str(seen).isdigit() else -1
@@ -71,7 +71,7 @@ async def serve_page_session(
     if state is None:
         return
     session, after = await page_cursor(websocket, state)
-    key = state["keys"].page_cursor(session)
+    key = state["keys"].session(session).rendered
     rendered = page(StarletteTransport(websocket), state)
     transport = CursorKeeper(rendered, state["redis"], key, state["settings"].session_ttl)
     await serve_session(websocket, state, transport, session, after)

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from backend.core.connection import create_redis
 from backend.core.keys import Keys
+from backend.procs.redis_cluster import LocalCluster
 from backend.procs.redis_server import RedisServer
 from backend.settings import Settings
 from tests.processes import Stack, start_test_redis
@@ -32,6 +33,27 @@ def redis_url(redis_server: RedisServer) -> str:
     client.flushall()
     client.close()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A real 6-node Redis Cluster, started (about 2 s) only in sessions whose tests ask for it."""
+    cluster = LocalCluster(tmp_path_factory.mktemp("redis-cluster"))
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def cluster_url(redis_cluster: LocalCluster) -> str:
+    """The session's cluster, healthy (a test before may have failed a node over) and emptied
+    first: FLUSHALL on every primary, which their replicas follow."""
+    redis_cluster.wait_healthy()
+    for node in redis_cluster.primaries():
+        client = sync_redis.Redis(host=node.host, port=node.port)
+        client.flushall()
+        client.close()
+    return redis_cluster.url
 
 
 @pytest.fixture

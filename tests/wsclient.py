@@ -1,5 +1,6 @@
 """A small async client of Courier's /ws protocol for tests: every event it receives is checked
-for an increasing `seq`, and kept so tests can assert on the whole conversation."""
+(session events for a `seq` one higher than the last, room events for an `offset` higher than
+the last of their room), and kept so tests can assert on the whole conversation."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class Client:
         self.connection = connection
         self.events: list[Event] = []
         self.welcome: Event = {}
+        self.offsets: dict[str, int] = {}  # room -> last offset seen
 
     @classmethod
     async def open(cls, base_url: str, query: str = "", **headers: str) -> Client:
@@ -34,7 +36,8 @@ class Client:
 
     @property
     def last_seq(self) -> int:
-        return int(self.events[-1]["seq"]) if self.events else int(self.welcome["seq"])
+        numbered = [e for e in self.events if "seq" in e]
+        return int(numbered[-1]["seq"]) if numbered else int(self.welcome["seq"])
 
     async def send(self, message: Event | str) -> None:
         await self.connection.send(message if isinstance(message, str) else json.dumps(message))
@@ -52,9 +55,15 @@ class Client:
     async def recv(self, timeout: float = 10.0) -> Event:
         raw = await asyncio.wait_for(self.connection.recv(), timeout)
         event: Event = json.loads(raw)
-        assert isinstance(event.get("seq"), int), event
-        previous = self.last_seq if self.welcome else -1
-        assert event["seq"] > previous or event["type"] == "welcome", (previous, event)
+        if "seq" not in event:  # a room event
+            assert isinstance(event.get("offset"), int), event
+            previous = self.offsets.get(event["room"], -1)
+            assert event["offset"] >= previous, (previous, event)  # history shares its offset
+            self.offsets[event["room"]] = event["offset"]
+        else:
+            assert isinstance(event["seq"], int), event
+            previous = self.last_seq if self.welcome else -1
+            assert event["seq"] > previous or event["type"] == "welcome", (previous, event)
         if self.welcome:
             self.events.append(event)
         return event

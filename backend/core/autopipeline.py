@@ -4,6 +4,11 @@ as the next pipeline.
 Under load this turns many round trips (one per job, per event) into one write and one read for
 a whole batch; when idle, a lone call goes out on the very next loop turn, so latency does not
 suffer. One batch is in flight at a time, so calls reach Redis in the order they were made.
+
+A script's first call on each node (and every call after an error, which may mean Redis
+restarted with an empty script cache) goes as EVAL with its source, which caches it there. So a
+restarted Redis never answers NOSCRIPT in the middle of a batch, where retrying that one call
+after the rest of the batch had run would change the order of a session's events.
 """
 
 from __future__ import annotations
@@ -17,15 +22,23 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
+from backend.core.connection import is_cluster
+
 Arg = str | int | float
 
 
 @dataclass
 class _Call:
-    script: BatchedScript
+    script: BatchedScript | None  # None: a plain command, `args` whole
     keys: Sequence[str]
     args: Sequence[Arg]
     reply: asyncio.Future[Any]
+
+    def command(self, cached: bool) -> list[Arg]:
+        if self.script is None:
+            return list(self.args)
+        body: list[Arg] = [self.script.sha] if cached else [self.script.source]
+        return ["EVALSHA" if cached else "EVAL", *body, len(self.keys), *self.keys, *self.args]
 
 
 class BatchedScript:
@@ -45,11 +58,19 @@ class ScriptPipeline:
         self.redis = redis
         self.pending: list[_Call] = []
         self.sender: asyncio.Task[None] | None = None
+        self.cached: set[tuple[str, str]] = set()  # (script sha, node) known to hold it
+        self.cluster: Any = redis if is_cluster(redis) else None
 
     def script(self, source: str) -> BatchedScript:
         return BatchedScript(self, source)
 
-    async def run(self, script: BatchedScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+    async def command(self, *args: Arg) -> Any:
+        """A plain command, sent in order with the script calls around it."""
+        return await self.run(None, (), args)
+
+    async def run(
+        self, script: BatchedScript | None, keys: Sequence[str], args: Sequence[Arg]
+    ) -> Any:
         call = _Call(script, keys, args, asyncio.get_running_loop().create_future())
         self.pending.append(call)
         if self.sender is None:
@@ -70,6 +91,7 @@ class ScriptPipeline:
         try:
             replies = await self._execute(batch)
         except (RedisError, OSError) as exc:  # every caller hears of it; none waits forever
+            self.cached.clear()  # perhaps a new Redis, with an empty script cache
             for call in batch:
                 _settle(call.reply, error=exc)
             return
@@ -84,7 +106,8 @@ class ScriptPipeline:
             return
         for call, first in zip(batch, replies, strict=True):
             reply = first
-            if isinstance(reply, NoScriptError):  # Redis restarted and lost its script cache
+            if isinstance(reply, NoScriptError):  # SCRIPT FLUSH under a running process
+                self.cached.clear()
                 reply = await self._load_and_retry(call)
             if isinstance(reply, Exception):
                 _settle(call.reply, error=reply)
@@ -92,14 +115,25 @@ class ScriptPipeline:
                 _settle(call.reply, value=reply)
 
     async def _execute(self, batch: list[_Call]) -> list[Any]:
+        wheres = [self._where(call) for call in batch]
         async with self.redis.pipeline(transaction=False) as pipe:
-            for call in batch:
-                pipe.execute_command(
-                    "EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args
-                )
-            return list(await pipe.execute(raise_on_error=False))
+            for call, where in zip(batch, wheres, strict=True):
+                pipe.execute_command(*call.command(where in self.cached))
+            replies = list(await pipe.execute(raise_on_error=False))
+        ran = zip(wheres, replies, strict=True)
+        self.cached.update(where for where, r in ran if where[0] and not isinstance(r, Exception))
+        return replies
+
+    def _where(self, call: _Call) -> tuple[str, str]:
+        """The script and the node that will run it ('' for a plain command)."""
+        if call.script is None:
+            return "", ""
+        if self.cluster is None or not call.keys:
+            return call.script.sha, ""
+        return call.script.sha, str(self.cluster.get_node_from_key(call.keys[0]).name)
 
     async def _load_and_retry(self, call: _Call) -> Any:
+        assert call.script is not None, "only a script call can miss its script"
         try:
             await self.redis.script_load(call.script.source)
             keys, args = call.keys, call.args

@@ -10,54 +10,24 @@ Guarantees, and where they come from:
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Coroutine
 from typing import Any
 
 from redis.asyncio import Redis
 
-from backend.core.events import SessionEvents, encode
+from backend.core import job_events
+from backend.core.attempts import Delivery, Outcome, Started, started_from
+from backend.core.events import SessionEvents
 from backend.core.keys import Keys
 from backend.core.queue import GROUP, ensure_group
 from backend.core.scripts import deliveries as scripts
 from backend.settings import Settings
 
-
-@dataclass(frozen=True)
-class Delivery:
-    """One stream entry handed to this worker."""
-
-    entry: str
-    job_id: str
-
-
-@dataclass(frozen=True)
-class Started:
-    task: str
-    text: str
-    args: dict[str, Any]
-    session: str
-    ref: str | int | None
-    attempt: int
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What to store for one finished attempt: succeeded, retry or dead."""
-
-    delivery: Delivery
-    kind: str
-    value: str  # result JSON, or the error
-    due: float  # when a retry is due
-    body: str  # the event for the sender
-
-
-def _started(row: list[Any]) -> Started | None:
-    if row[0] != "run":
-        return None
-    _, task, text, args, session, ref, attempt = row
-    return Started(task, text, json.loads(args), session, json.loads(ref), int(attempt))
+log = logging.getLogger("courier.deliveries")
 
 
 class Deliveries:
@@ -73,6 +43,7 @@ class Deliveries:
         self._promote = script(scripts.PROMOTE)
         self._progress = script(scripts.PROGRESS)
         self.reclaim_cursor = "0-0"
+        self.telling: set[asyncio.Task[None]] = set()
 
     async def ensure_group(self) -> None:
         await ensure_group(self.redis, self.keys)
@@ -109,31 +80,52 @@ class Deliveries:
             await self.redis.xclaim(self.keys.stream, GROUP, consumer, 0, ids, justid=True)
 
     async def start(self, deliveries: list[Delivery], consumer: str) -> list[Started | None]:
-        """Marks the jobs running and tells their senders, in one call for the whole read;
-        None for a delivery with nothing to run (cancelled, or dead after too many attempts)."""
+        """Marks the jobs running in one call for the whole read, then tells their senders
+        (without holding up the jobs); None for a delivery with nothing to run (cancelled, or
+        dead after too many attempts)."""
         if not deliveries:
             return []
+        jobs = [self.keys.job(d.job_id) for d in deliveries]
         pairs = [item for d in deliveries for item in (d.entry, d.job_id)]
         rows = await self._start(
-            keys=[self.keys.stream, self.keys.dead, self.keys.stats, *self.keys.job_tail],
-            args=[*self.events.context, GROUP, consumer, time.time(), self.keys.job(""), *pairs],
+            keys=[self.keys.stream, self.keys.dead, self.keys.stats, *jobs, *self.keys.job_tail],
+            args=[GROUP, consumer, time.time(), *pairs],
         )
-        return [_started(row) for row in rows]
+        for delivery, row in zip(deliveries, rows, strict=True):
+            self._tell_start(delivery.job_id, consumer, row)
+        return [started_from(row) for row in rows]
+
+    def _tell_start(self, job_id: str, consumer: str, row: list[Any]) -> None:
+        """Queued now, so it goes out before anything the job itself reports."""
+        if row[0] == "run":
+            _, _, _, _, session, ref, attempt, runs = row
+            body = job_events.started(job_id, consumer, int(attempt))
+            at = job_events.step(int(runs), job_events.STARTED)
+            first = job_events.accepted(job_id, json.loads(ref))
+            self._tell(self.events.emit_job(session, job_id, at, body, first=first))
+        elif row[0] == "dead":
+            _, error, session, ref, attempt, runs = row
+            body = job_events.failed(job_id, json.loads(ref), error, int(attempt))
+            end = job_events.step(int(runs), job_events.END)
+            first = job_events.accepted(job_id, json.loads(ref))
+            self._tell(self.events.emit_job(session, job_id, end, body, final=True, first=first))
+
+    def _tell(self, sending: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(sending)
+        self.telling.add(task)
+        task.add_done_callback(self._told)
+
+    def _told(self, task: asyncio.Task[None]) -> None:
+        self.telling.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # Its session learns the job's state later: the next event, or the end's recovery.
+            log.warning("could not tell a session about its job: %s", task.exception())
 
     def succeeded(
         self, delivery: Delivery, consumer: str, started: Started, result: Any
     ) -> Outcome:
-        body = encode(
-            {
-                "type": "result",
-                "id": delivery.job_id,
-                "ref": started.ref,
-                "mode": "queue",
-                "consumer": consumer,
-                "result": result,
-            }
-        )
-        return Outcome(delivery, "succeeded", json.dumps(result), 0.0, body)
+        body = job_events.result(delivery.job_id, started.ref, consumer, result)
+        return Outcome(delivery, started, "succeeded", json.dumps(result), 0.0, body)
 
     def failed(self, delivery: Delivery, started: Started, error: str) -> Outcome:
         final = started.attempt >= self.settings.max_attempts
@@ -141,22 +133,15 @@ class Deliveries:
             self.settings.retry_backoff_max,
             self.settings.retry_backoff * 2 ** (started.attempt - 1),
         )
-        event: dict[str, Any] = {
-            "type": "failed",
-            "id": delivery.job_id,
-            "ref": started.ref,
-            "mode": "queue",
-            "error": error,
-            "attempt": started.attempt,
-            "final": final,
-        }
-        if not final:
-            event["retry_in"] = delay
+        retry_in = None if final else delay
+        body = job_events.failed(delivery.job_id, started.ref, error, started.attempt, retry_in)
         kind = "dead" if final else "retry"
-        return Outcome(delivery, kind, error, time.time() + delay, encode(event))
+        return Outcome(delivery, started, kind, error, time.time() + delay, body)
 
     async def settle(self, outcome: Outcome) -> str:
-        """Stores the outcome and acknowledges the entry (only if the job is still running)."""
+        """Stores the outcome and acknowledges the entry (only if the job is still running),
+        then tells the sender. Should this process die in between, the web process holding the
+        sender's session sends the end itself, from what was stored."""
         keys, job_id = self.keys, outcome.delivery.job_id
         reply = await self._settle(
             keys=[
@@ -170,7 +155,6 @@ class Deliveries:
                 *keys.job_tail,
             ],
             args=[
-                *self.events.context,
                 outcome.delivery.entry,
                 GROUP,
                 time.time(),
@@ -178,19 +162,32 @@ class Deliveries:
                 outcome.kind,
                 outcome.value,
                 outcome.due,
-                outcome.body,
             ],
         )
+        if reply == outcome.kind:
+            started = outcome.started
+            at = job_events.step(
+                started.runs, job_events.END if outcome.final else job_events.FAILED
+            )
+            await self.events.emit_job(
+                started.session, job_id, at, outcome.body, final=outcome.final
+            )
         return str(reply)
 
-    async def report_progress(self, delivery: Delivery, consumer: str, fraction: float) -> bool:
+    async def report_progress(
+        self, delivery: Delivery, consumer: str, started: Started, fraction: float
+    ) -> bool:
         """Stores and sends progress, unless the job is no longer this worker's to run."""
-        event = encode({"type": "progress", "id": delivery.job_id, "progress": fraction})
-        reply = await self._progress(
+        session = await self._progress(
             keys=[self.keys.job(delivery.job_id), *self.keys.job_tail],
-            args=[*self.events.context, consumer, delivery.job_id, fraction, event],
+            args=[consumer, delivery.job_id, fraction],
         )
-        return int(reply) == 1
+        if session is None:
+            return False
+        body = job_events.progress(delivery.job_id, fraction)
+        at = job_events.progress_step(started.runs, fraction)
+        await self.events.emit_job(str(session), delivery.job_id, at, body)
+        return True
 
     async def requeue(self, deliveries: list[Delivery]) -> None:
         """Puts entries read but not started back in the stream (the worker was paused while
@@ -214,15 +211,21 @@ class Deliveries:
         """Hands an unfinished job back to the queue (worker shutting down)."""
         reply = await self._release(
             keys=[self.keys.job(delivery.job_id), self.keys.stream, *self.keys.job_tail],
-            args=[*self.events.context, delivery.entry, GROUP, consumer, delivery.job_id],
+            args=[delivery.entry, GROUP, consumer, delivery.job_id],
         )
         return int(reply) == 1
 
     async def promote_due(self, limit: int = 100) -> int:
         """Moves retries whose backoff has passed back into the stream."""
+        due: Any = await self.redis.zrangebyscore(
+            self.keys.delayed, "-inf", time.time(), start=0, num=limit
+        )
+        if not due:
+            return 0
+        jobs = [self.keys.job(str(job_id)) for job_id in due]
         reply = await self._promote(
-            keys=[self.keys.delayed, self.keys.stream, *self.keys.job_tail],
-            args=[time.time(), limit, self.keys.job("")],
+            keys=[self.keys.delayed, self.keys.stream, *jobs, *self.keys.job_tail],
+            args=[str(job_id) for job_id in due],
         )
         return int(reply)
 

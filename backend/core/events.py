@@ -1,20 +1,33 @@
-"""Session events: numbering, logging for resume, and routing to the web instance that holds
-the session's socket. The atomic work happens in Lua (see `backend.core.scripts`)."""
+"""Session events: numbering, the resume log, and routing to the web process holding the socket.
+
+The atomic work happens in Lua, in the session's own hash slot (see `scripts.sessions`). What
+comes back says where the session's socket is: the calling web process itself (it delivers the
+events in-process, no round trip through Redis), another web process (on a single Redis the
+script has already published to it; on a cluster the events are published here, with SPUBLISH
+on that instance's channel), or nowhere (the events wait in the log for a resume).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 
 from backend.core.autopipeline import BatchedScript, ScriptPipeline
+from backend.core.connection import is_cluster
 from backend.core.keys import Keys
 from backend.core.scripts import sessions as scripts
 from backend.settings import Settings
 
 # The seq counter outlives the log by this factor (see scripts.EMIT's SEQ_TTL).
 SEQ_TTL_FACTOR = 100
+
+T = TypeVar("T")
+Deliver = Callable[[str, list[str]], None]  # (session, events): hand them to a local socket
 
 
 def encode(event: dict[str, Any]) -> str:
@@ -28,39 +41,143 @@ def event_seq(event: str) -> int:
 
 
 class SessionEvents:
-    """The events side of Redis, shared by web processes, workers and subscribers."""
+    """The events side of Redis, shared by web processes, workers and subscribers. A web
+    process passes its instance id and `deliver`, so events for its own sessions skip Redis."""
 
-    def __init__(self, redis: Redis, keys: Keys, settings: Settings) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        settings: Settings,
+        instance: str = "",
+        deliver: Deliver | None = None,
+    ) -> None:
         self.redis = redis
         self.keys = keys
-        self.context: list[str | int] = [
-            keys.session_root,
-            keys.instance_root,
-            settings.session_ttl,
-            settings.session_log_max,
-        ]
+        self.instance = instance
+        self.deliver = deliver
+        self.cluster = is_cluster(redis)
+        root = "" if self.cluster else keys.instance("")
+        self.head: list[str | int] = [settings.session_ttl, settings.session_log_max, root]
         self.pipeline = ScriptPipeline(redis)
         self._emit = self.script(scripts.EMIT_ONE)
+        self._emit_job = self.script(scripts.EMIT_JOB)
+        self._emit_reply = self.script(scripts.EMIT_REPLY)
         self._attach = self.script(scripts.ATTACH)
         self._detach = self.script(scripts.DETACH)
+        self._forget = self.script(scripts.FORGET)
 
     def script(self, source: str) -> BatchedScript:
         return self.pipeline.script(source)
 
-    async def emit(self, session: str, event: dict[str, Any], logged: bool = True) -> int:
-        """Sends one event to a session; `logged=False` for replies that make no sense replayed."""
-        args = [*self.context, session, encode(event), "1" if logged else "0"]
-        return int(await self._emit(args=args))
+    def _args(self, session: str, *more: str | int | float) -> list[str | int | float]:
+        return [*self.head, session, self.instance, *more]
 
-    async def attach(self, session: str, instance: str, after: int) -> tuple[int, list[str]]:
-        """Routes the session to `instance`; returns the cursor and the events after it."""
-        cursor, events = await self._attach(args=[*self.context, session, instance, after])
-        return int(cursor), list(events)
+    async def emit(self, session: str, event: dict[str, Any], logged: bool = True) -> None:
+        """Sends one event to a session; `logged=False` for replies that make no sense replayed."""
+        if not session:
+            return
+        keys = self.keys.session(session).emit
+        args = self._args(session, encode(event), "1" if logged else "0")
+        await self._route(session, await self._emit(keys=keys, args=args))
+
+    async def emit_job(
+        self,
+        session: str,
+        job_id: str,
+        step: int,
+        body: str,
+        *,
+        final: bool = False,
+        first: str = "",
+        parked: bool = False,
+    ) -> None:
+        """One event of a job (or of a pub/sub message), at most once and in step order; `first`
+        goes before it if the session has heard nothing of the job yet (its `accepted`)."""
+        if not session:
+            return
+        owned = self.keys.session(session)
+        keys = [*owned.emit, owned.jobs, *([owned.parked(job_id)] if parked else [])]
+        args = self._args(session, job_id, step, "1" if final else "0", body, first, time.time())
+        await self._route(session, await self._emit_job(keys=keys, args=args))
+
+    async def emit_reply(self, session: str, message_id: str, body: str) -> None:
+        """A subscriber's reply, sent after the sender's `accepted` for that message."""
+        if not session:
+            return
+        owned = self.keys.session(session)
+        keys = [*owned.emit, owned.jobs, owned.parked(message_id)]
+        reply = await self._emit_reply(keys=keys, args=self._args(session, message_id, body))
+        await self._route(session, reply)
+
+    async def _route(self, session: str, reply: Any) -> None:
+        route, events = str(reply[0]), list(reply[1])
+        if not events or not route:
+            return
+        if route == self.instance and self.deliver is not None:
+            self.deliver(session, events)
+        elif self.cluster:
+            channel = self.keys.instance(route)
+            for event in events:
+                await self.pipeline.command("SPUBLISH", channel, f"{session}\n{event}")
+
+    async def attach(
+        self, session: str, instance: str, after: int
+    ) -> tuple[int, list[str], list[str], str]:
+        """Routes the session to `instance`; returns the cursor, the events after it, the jobs
+        the session has not yet been told the end of, and where it was routed before."""
+        owned = self.keys.session(session)
+        reply = await self._attach(
+            keys=[*owned.emit, owned.jobs], args=self._args(session, instance, after)
+        )
+        return int(reply[0]), list(reply[1]), list(reply[2]), str(reply[3])
 
     async def detach(self, session: str, instance: str) -> None:
-        await self._detach(args=[*self.context, session, instance])
+        await self._detach(keys=self.keys.session(session).emit, args=self._args(session, instance))
+
+    async def forget(self, session: str, job_id: str) -> None:
+        """The job's events may be told again (it was revived from the dead letters)."""
+        if session:
+            owned = self.keys.session(session)
+            await self._forget(keys=[*owned.emit, owned.jobs], args=self._args(session, job_id))
 
     async def since(self, session: str, after: int) -> list[str]:
-        """Logged events with seq > after (used to catch up after a pub/sub reconnect)."""
-        rows: Any = await self.redis.xrange(self.keys.session_log(session), f"{after + 1}-0", "+")
+        """Logged events with seq > after (to catch up after a pub/sub reconnect)."""
+        log = self.keys.session(session).log
+        rows: Any = await self.redis.xrange(log, f"{after + 1}-0", "+")
         return [str(fields["e"]) for _, fields in rows]
+
+
+class Turn:
+    """A message's place in its session's order of replies. A reply goes into the script
+    pipeline only after the previous message's reply did, so replies keep the order of the
+    messages even when one takes two steps (a job is stored, then `accepted` is told)."""
+
+    def __init__(self, previous: asyncio.Future[None] | None) -> None:
+        self.previous = previous
+        self.mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def send(self, sending: Coroutine[Any, Any, T]) -> T:
+        """Runs `sending` once the previous reply is queued; the next may go once this one is.
+        A task's first step runs before the wake-ups `release` schedules, so the order holds."""
+        if self.previous is not None:
+            await asyncio.shield(self.previous)
+        task = asyncio.ensure_future(sending)
+        self.release()
+        return await task
+
+    def release(self) -> None:
+        if not self.mine.done():
+            self.mine.set_result(None)
+
+
+class TurnOrder:
+    """Hands out turns in the order messages are read."""
+
+    def __init__(self) -> None:
+        self.last: asyncio.Future[None] | None = None
+
+    def next(self) -> Turn:
+        turn = Turn(self.last)
+        self.last = turn.mine
+        return turn

@@ -48,6 +48,7 @@ class Job(BaseModel):
     # The session that created it: kept out of every API answer, since a session id is the key
     # to that session's events.
     owner: str | None = Field(default=None, exclude=True)
+    runs: int = Field(default=0, exclude=True)  # times a worker started it
 
     @property
     def duration(self) -> float | None:
@@ -84,6 +85,7 @@ class Job(BaseModel):
             errors=errors,
             ref=json.loads(row.get("ref") or "null"),
             owner=row.get("session") or None,
+            runs=int(row.get("runs") or 0),
         )
 
 

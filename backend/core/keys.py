@@ -1,4 +1,11 @@
-"""Every Redis key and channel name Courier uses, built in one place from the configured prefix."""
+"""Every Redis key and channel name Courier uses, built in one place from the configured prefix.
+
+Keys that one Lua script touches together share a hash tag (the part in braces), so they live
+in one hash slot and the script runs on Redis Cluster as on a single Redis: the queue's keys
+share `{queue}`, each session's keys share `{s:<session>}`, each room's keys `{r:<room>}`. Load
+spreads over a cluster's primaries by session and by room; one queue lives on one primary, as
+in BullMQ. Keys outside any tag (heartbeats, pause wishes, counters) are used one at a time.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,181 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
+class SessionKeys:
+    """One session's keys, all in the session's own hash slot."""
+
+    base: str
+
+    @property
+    def seq(self) -> str:
+        """The session's event counter."""
+        return f"{self.base}:seq"
+
+    @property
+    def log(self) -> str:
+        """Stream of the session's logged events (ids `<seq>-0`), for resume."""
+        return f"{self.base}:log"
+
+    @property
+    def route(self) -> str:
+        """Which web instance holds the session's socket now (absent while disconnected)."""
+        return f"{self.base}:route"
+
+    @property
+    def jobs(self) -> str:
+        """Sorted set: the last step of each of the session's jobs told to it (dedup), or, for a
+        job whose final event went out, 1e12 + when."""
+        return f"{self.base}:jobs"
+
+    def parked(self, subject: str) -> str:
+        """Replies to a pub/sub message that came before its `accepted`, held until it is sent."""
+        return f"{self.base}:parked:{subject}"
+
+    @property
+    def rendered(self) -> str:
+        """The last event seq a browser page rendered, so a reconnecting page gets the rest."""
+        return f"{self.base}:rendered"
+
+    @property
+    def emit(self) -> list[str]:
+        """The KEYS every emitting script takes first."""
+        return [self.seq, self.log, self.route]
+
+
+@dataclass(frozen=True, slots=True)
+class RoomKeys:
+    """One chat room's keys and its channel, all in the room's own hash slot."""
+
+    base: str
+
+    @property
+    def meta(self) -> str:
+        """Hash: the room's `offset` counter and `epoch` (which changes if the room's data is
+        lost, so a client knows its offsets no longer apply)."""
+        return f"{self.base}:meta"
+
+    @property
+    def stream(self) -> str:
+        """Stream of the room's events (ids `<offset>-0`): what a rejoining member missed."""
+        return f"{self.base}:stream"
+
+    @property
+    def members(self) -> str:
+        """Hash of session -> display name."""
+        return f"{self.base}:members"
+
+    @property
+    def names(self) -> str:
+        """Hash of display name -> session: who holds a name, without scanning the members."""
+        return f"{self.base}:names"
+
+    @property
+    def presence(self) -> str:
+        """Sorted set of members by their web process's last refresh (unix time)."""
+        return f"{self.base}:presence"
+
+    @property
+    def history(self) -> str:
+        """List of the room's last chat messages, newest first."""
+        return f"{self.base}:history"
+
+    @property
+    def channel(self) -> str:
+        """Where the room's events are published once, for every web process with members."""
+        return f"{self.base}:events"
+
+    @property
+    def all(self) -> list[str]:
+        return [self.meta, self.stream, self.members, self.names, self.presence, self.history]
+
+
+@dataclass(frozen=True, slots=True)
 class Keys:
     prefix: str
+
+    def _tagged(self, group: str) -> str:
+        return f"{self.prefix}{{{group}}}"
+
+    # Sessions and rooms ------------------------------------------------------------------------
+
+    def session(self, session: str) -> SessionKeys:
+        return SessionKeys(self._tagged(f"s:{session}"))
+
+    def room(self, room: str) -> RoomKeys:
+        return RoomKeys(self._tagged(f"r:{room}"))
+
+    @property
+    def rooms(self) -> str:
+        """Sorted set of rooms by last activity, for the room picker."""
+        return f"{self.prefix}rooms"
+
+    def instance(self, instance_id: str) -> str:
+        """A web process's own channel: events for the sessions it holds."""
+        return f"{self.prefix}instance:{instance_id}"
+
+    # The queue ---------------------------------------------------------------------------------
+
+    @property
+    def _queue(self) -> str:
+        return self._tagged("queue")
+
+    @property
+    def stream(self) -> str:
+        """The job queue: a Redis Stream read by the `workers` consumer group."""
+        return f"{self._queue}:stream"
+
+    @property
+    def delayed(self) -> str:
+        """Sorted set of job ids waiting for a retry, scored by when they are due."""
+        return f"{self._queue}:delayed"
+
+    @property
+    def dead(self) -> str:
+        """The dead-letter set: job ids that failed every attempt, scored by when they died."""
+        return f"{self._queue}:dead"
+
+    @property
+    def stats(self) -> str:
+        """Hash of queue counters (enqueued, succeeded, failed, dead, cancelled)."""
+        return f"{self._queue}:stats"
+
+    def job(self, job_id: str) -> str:
+        return f"{self._queue}:job:{job_id}"
+
+    @property
+    def job_index(self) -> str:
+        """Sorted set of job ids by creation time, for browsing; ids whose job expired are
+        dropped when a browse meets them."""
+        return f"{self._queue}:index"
+
+    @property
+    def task_stats(self) -> str:
+        """Hash of per-task counters, `<task>|<counter>`: running, succeeded, failed, dead,
+        cancelled, run_seconds (of the successful runs)."""
+        return f"{self._queue}:tasks"
+
+    @property
+    def job_feed(self) -> str:
+        """A key that exists while a job console watches, and the channel that then carries
+        `<id> <status>` for every job change."""
+        return f"{self._queue}:feed"
+
+    @property
+    def job_tail(self) -> list[str]:
+        """The two KEYS every job script takes last."""
+        return [self.task_stats, self.job_feed]
+
+    @property
+    def latencies(self) -> str:
+        """List of recent "<finished> <seconds>" job latencies, newest first (capped)."""
+        return f"{self._queue}:latencies"
+
+    @property
+    def latency_histogram(self) -> str:
+        """Hash of job latency bucket counts (by upper bound), `sum` and `count`: never reset."""
+        return f"{self._queue}:latency-histogram"
+
+    # Consumers, control, pub/sub, metrics ------------------------------------------------------
 
     def consumers(self, kind: str) -> str:
         """Sorted set of consumer ids of one kind, scored by their last heartbeat (unix time)."""
@@ -18,124 +198,25 @@ class Keys:
         return f"{self.prefix}consumer:{consumer_id}"
 
     @property
-    def stream(self) -> str:
-        """The job queue: a Redis Stream read by the `workers` consumer group."""
-        return f"{self.prefix}queue:stream"
-
-    @property
-    def delayed(self) -> str:
-        """Sorted set of job ids waiting for a retry, scored by when they are due."""
-        return f"{self.prefix}queue:delayed"
-
-    @property
-    def dead(self) -> str:
-        """The dead-letter set: job ids that failed every attempt, scored by when they died."""
-        return f"{self.prefix}queue:dead"
-
-    @property
-    def stats(self) -> str:
-        """Hash of queue counters (enqueued, succeeded, failed, dead, cancelled)."""
-        return f"{self.prefix}queue:stats"
-
-    def job(self, job_id: str) -> str:
-        return f"{self.prefix}job:{job_id}"
-
-    @property
-    def job_index(self) -> str:
-        """Sorted set of job ids by creation time, for browsing; ids whose job expired are
-        dropped when a browse meets them."""
-        return f"{self.prefix}queue:index"
-
-    @property
-    def task_stats(self) -> str:
-        """Hash of per-task counters, `<task>|<counter>`: running, succeeded, failed, dead,
-        cancelled, run_seconds (of the successful runs)."""
-        return f"{self.prefix}queue:tasks"
-
-    @property
-    def job_feed(self) -> str:
-        """A key that exists while a job console watches, and the channel that then carries
-        `<id> <status>` for every job change."""
-        return f"{self.prefix}queue:feed"
-
-    @property
-    def job_tail(self) -> list[str]:
-        """The two KEYS every job script takes last."""
-        return [self.task_stats, self.job_feed]
-
-    @property
-    def session_root(self) -> str:
-        """Stem of the per-session keys `<root><session>:seq|log|route` built inside Lua."""
-        return f"{self.prefix}session:"
-
-    def session_seq(self, session: str) -> str:
-        return f"{self.session_root}{session}:seq"
-
-    def session_log(self, session: str) -> str:
-        return f"{self.session_root}{session}:log"
-
-    def session_route(self, session: str) -> str:
-        """Which web instance holds the session's socket now (absent while disconnected)."""
-        return f"{self.session_root}{session}:route"
-
-    @property
-    def instance_root(self) -> str:
-        return f"{self.prefix}instance:"
-
-    def instance(self, instance_id: str) -> str:
-        """The one channel a web process subscribes to: events for the sessions it holds."""
-        return f"{self.instance_root}{instance_id}"
-
-    @property
-    def control(self) -> str:
-        """Channel that tells consumers to cancel a job (and, later, to pause or resume)."""
-        return f"{self.prefix}control"
-
-    def topic(self, topic: str) -> str:
-        """A pub/sub topic channel: what is published here reaches the subscribers listening."""
-        return f"{self.prefix}pubsub:{topic}"
-
-    @property
-    def topics(self) -> str:
-        """The pattern subscribers listen to: every topic."""
-        return f"{self.prefix}pubsub:*"
-
-    @property
-    def pubsub_stats(self) -> str:
-        """Hash of pub/sub counters (published, delivered, lost)."""
-        return f"{self.prefix}pubsub-stats"
-
-    def room_presence(self, room: str) -> str:
-        """Sorted set of the sessions in a room, scored by their web process's last refresh."""
-        return f"{self.prefix}room:{room}:presence"
-
-    def room_names(self, room: str) -> str:
-        """Hash of session -> display name for a room's members."""
-        return f"{self.prefix}room:{room}:names"
-
-    def room_history(self, room: str) -> str:
-        """List of a room's last chat messages, newest first."""
-        return f"{self.prefix}room:{room}:history"
-
-    @property
-    def rooms(self) -> str:
-        """Sorted set of rooms by last activity, for the room picker."""
-        return f"{self.prefix}rooms"
-
-    @property
     def paused(self) -> str:
         """Hash of consumer id (or `*` for all) -> "1" paused / "0" running."""
         return f"{self.prefix}paused"
 
     @property
-    def latencies(self) -> str:
-        """List of recent "<finished> <seconds>" job latencies, newest first (capped)."""
-        return f"{self.prefix}queue:latencies"
+    def control(self) -> str:
+        """Channel that tells consumers to cancel a job, pause or resume, or crash (the lab)."""
+        return f"{self.prefix}control"
 
     @property
-    def latency_histogram(self) -> str:
-        """Hash of job latency bucket counts (by upper bound), `sum` and `count`: never reset."""
-        return f"{self.prefix}queue:latency-histogram"
+    def topics(self) -> str:
+        """The one channel of every pub/sub topic (the message names its topic), so that on a
+        cluster all subscribers listen on one shard and a publish counts them all."""
+        return f"{self._tagged('pubsub')}:messages"
+
+    @property
+    def pubsub_stats(self) -> str:
+        """Hash of pub/sub counters (published, delivered, lost)."""
+        return f"{self.prefix}pubsub-stats"
 
     @property
     def samples(self) -> str:
@@ -145,7 +226,3 @@ class Keys:
     def sample_slot(self, slot: int) -> str:
         """Claimed by the one web process that takes the sample for this time slot."""
         return f"{self.prefix}metrics:slot:{slot}"
-
-    def page_cursor(self, session: str) -> str:
-        """The last event seq a browser page rendered, so a reconnecting page gets the rest."""
-        return f"{self.session_root}{session}:rendered"

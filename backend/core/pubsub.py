@@ -3,16 +3,15 @@ nobody else, ever. The sender learns how many received it (PUBLISH's reply)."""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import time
 import uuid
 from typing import Any
 
 from pydantic import BaseModel
 
-from backend.core.events import SessionEvents, encode
+from backend.core.events import SessionEvents, Turn, encode
 from backend.core.keys import Keys
-from backend.core.scripts import pubsub as scripts
 
 
 class Broadcast(BaseModel):
@@ -27,6 +26,9 @@ class Broadcast(BaseModel):
     ref: str | int | None
     sent: float
 
+    def encoded(self) -> str:
+        return encode(self.model_dump())
+
 
 class PubSubStats(BaseModel):
     published: int
@@ -38,7 +40,7 @@ class Publisher:
     def __init__(self, events: SessionEvents, keys: Keys) -> None:
         self.events = events
         self.keys = keys
-        self._publish = events.script(scripts.PUBLISH)
+        self.publish_command = "SPUBLISH" if events.cluster else "PUBLISH"
 
     async def publish(
         self,
@@ -49,8 +51,10 @@ class Publisher:
         args: dict[str, Any] | None = None,
         session: str = "",
         ref: str | int | None = None,
+        turn: Turn | None = None,
     ) -> tuple[str, int]:
-        """Publishes and tells the session `accepted` with `receivers`; returns (id, receivers)."""
+        """Publishes, then tells the session `accepted` with `receivers`; returns (id,
+        receivers). A subscriber's reply that comes before the `accepted` waits for it."""
         message = Broadcast(
             id=uuid.uuid4().hex,
             topic=topic,
@@ -61,19 +65,24 @@ class Publisher:
             ref=ref,
             sent=time.time(),
         )
-        receivers = await self._publish(
-            keys=[self.keys.pubsub_stats],
-            args=[
-                *self.events.context,
-                self.keys.topic(topic),
-                encode(message.model_dump()),
-                session,
-                message.id,
-                json.dumps(ref),
-            ],
+        command = self.events.pipeline.command
+        receivers = int(await command(self.publish_command, self.keys.topics, message.encoded()))
+        telling = self.events.emit_job(
+            session, message.id, 0, accepted(message, receivers), final=True, parked=True
         )
-        return message.id, int(receivers)
+        await asyncio.gather(
+            command("HINCRBY", self.keys.pubsub_stats, "published", 1),
+            command("HINCRBY", self.keys.pubsub_stats, "delivered", receivers),
+            command("HINCRBY", self.keys.pubsub_stats, "lost", 0 if receivers else 1),
+            turn.send(telling) if turn is not None else telling,
+        )
+        return message.id, receivers
 
     async def stats(self) -> PubSubStats:
         row: Any = await self.events.redis.hgetall(self.keys.pubsub_stats)
         return PubSubStats(**{k: int(row.get(k, 0)) for k in ("published", "delivered", "lost")})
+
+
+def accepted(message: Broadcast, receivers: int) -> str:
+    event = {"type": "accepted", "ref": message.ref, "id": message.id, "mode": "pubsub"}
+    return encode({**event, "receivers": receivers})

@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from backend.core import job_events
 from backend.core.browse import load_jobs
-from backend.core.events import SessionEvents, encode
+from backend.core.events import SessionEvents, Turn
 from backend.core.jobs import Job, JobStatus
 from backend.core.keys import Keys
 from backend.core.scripts import queue as scripts
@@ -62,16 +63,22 @@ class JobQueue:
         args: dict[str, Any],
         session: str = "",
         ref: str | int | None = None,
-    ) -> tuple[str, int]:
-        """Stores the job, queues it, and tells the session `accepted`; returns (id, seq)."""
+        *,
+        turn: Turn | None = None,
+    ) -> str:
+        """Stores the job and queues it, then tells the session `accepted`; returns its id.
+
+        Two steps in two hash slots (the queue's, then the session's). Should this process die
+        between them, the job still runs, and the first event a worker sends for it carries
+        the `accepted` first (see `scripts.sessions.EMIT_JOB`)."""
         job_id = uuid.uuid4().hex
-        accepted = encode({"type": "accepted", "ref": ref, "id": job_id, "mode": "queue"})
         fields = self._new_job(job_id, task, text, args, session=session, ref=ref)
         pairs = [item for pair in fields.items() for item in pair]
         keys = [self.keys.job(job_id), self.keys.stream, self.keys.stats, self.keys.job_index]
-        head = [*self.events.context, job_id, self.settings.job_retention, session, accepted]
-        seq = await self._enqueue(keys=[*keys, *self.keys.job_tail], args=[*head, *pairs])
-        return job_id, int(seq)
+        await self._enqueue(keys=[*keys, *self.keys.job_tail], args=[job_id, *pairs])
+        telling = self.events.emit_job(session, job_id, 0, job_events.accepted(job_id, ref))
+        await (turn.send(telling) if turn is not None else telling)
+        return job_id
 
     def _new_job(
         self,
@@ -102,16 +109,25 @@ class JobQueue:
         row: Any = await self.redis.hgetall(self.keys.job(job_id))
         return Job.from_hash(row) if row else None
 
-    async def cancel(self, job_id: str, session: str = "") -> CancelOutcome:
-        """Cancels a queued, waiting or running job; `session` limits it to that session's jobs."""
+    async def cancel(
+        self, job_id: str, session: str = "", turn: Turn | None = None
+    ) -> CancelOutcome:
+        """Cancels a queued, waiting or running job; `session` limits it to that session's jobs.
+        The job's own session is told, whoever cancelled it."""
         reply = await self._cancel(
             keys=[self.keys.job(job_id), self.keys.delayed, self.keys.stats, *self.keys.job_tail],
-            args=[*self.events.context, job_id, session, time.time(), self.keys.control],
+            args=[job_id, session, time.time(), self.keys.control],
         )
         if reply[0] == "missing":
             return CancelOutcome(cancelled=False, status=None)
         if reply[0] == "final":
             return CancelOutcome(cancelled=False, status=JobStatus(reply[1]))
+        _, _, owner, ref, runs = reply
+        end = job_events.step(int(runs), job_events.END)
+        first = job_events.accepted(job_id, json.loads(ref))
+        body = job_events.cancelled(job_id)
+        telling = self.events.emit_job(owner, job_id, end, body, final=True, first=first)
+        await (turn.send(telling) if turn is not None else telling)
         return CancelOutcome(cancelled=True, status=JobStatus.CANCELLED)
 
     async def stats(self) -> QueueStats:
@@ -138,9 +154,14 @@ class JobQueue:
         return cast(list[str], await self.redis.zrevrange(self.keys.dead, 0, limit - 1))
 
     async def retry_dead(self, job_id: str) -> bool:
-        """Back into the queue with fresh attempts; False when it is not in the dead-letter set."""
+        """Back into the queue with fresh attempts; False when it is not in the dead-letter set.
+        Its session, if still around, hears the job's events again from the start."""
         keys = [self.keys.job(job_id), self.keys.dead, self.keys.stream, *self.keys.job_tail]
-        return int(await self._revive(keys=keys, args=[job_id])) == 1
+        reply = await self._revive(keys=keys, args=[job_id])
+        if int(reply[0]) != 1:
+            return False
+        await self.events.forget(str(reply[1]), job_id)
+        return True
 
     async def retry_dead_many(self, ids: list[str]) -> list[str]:
         """Those of `ids` put back in the queue (one pipelined batch of script calls)."""

@@ -99,7 +99,9 @@ class ConsumerProcess(ABC):
     async def run(self, stop: asyncio.Event) -> None:
         self.redis = create_redis(self.settings)
         heartbeat = Heartbeat(self.redis, self.keys, self.kind, self.id)
-        control = ChannelListener(self.redis, [self.keys.control], self.on_control, self.sync_pause)
+        control = ChannelListener(
+            self.redis, self.on_control, self.sync_pause, channels=[self.keys.control]
+        )
         log.info("%s started", self.id)
         try:
             await self.prepare(stop)

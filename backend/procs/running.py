@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-from backend.core.deliveries import Delivery
+from backend.core.attempts import Delivery
 
 
 class Running:

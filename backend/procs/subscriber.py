@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from backend.core.consumers import ConsumerKind
-from backend.core.events import SessionEvents
+from backend.core.events import SessionEvents, encode
 from backend.core.listener import ChannelListener
 from backend.core.pubsub import Broadcast
 from backend.core.runner import describe, no_progress
@@ -50,7 +50,7 @@ class Subscriber(ConsumerProcess):
     async def prepare(self, stop: asyncio.Event) -> None:
         self.events = SessionEvents(self.redis, self.keys, self.settings)
         self.listener = ChannelListener(
-            self.redis, [], self._on_message, patterns=[self.keys.topics]
+            self.redis, self._on_message, shard_channels=[self.keys.topics]
         )
 
     async def work(self, stop: asyncio.Event) -> None:
@@ -93,7 +93,7 @@ class Subscriber(ConsumerProcess):
         async with self.slots:
             event = await self._process(message)
         try:
-            await self.events.emit(message.session, event)
+            await self.events.emit_reply(message.session, message.id, encode(event))
         except RedisError as exc:
             log.warning("could not answer message %s: %s", message.id, exc)
 

@@ -17,9 +17,10 @@ from typing import Any
 
 from redis.exceptions import RedisError, ResponseError
 
+from backend.core.attempts import Delivery, Started
 from backend.core.consumers import ConsumerKind
 from backend.core.control import Command
-from backend.core.deliveries import Deliveries, Delivery, Started
+from backend.core.deliveries import Deliveries
 from backend.core.loops import every
 from backend.core.runner import describe
 from backend.core.tasks import TaskContext
@@ -189,7 +190,7 @@ class Worker(ConsumerProcess):
         async def progress(fraction: float) -> None:
             fraction = round(min(1.0, max(0.0, fraction)), 4)
             with contextlib.suppress(RedisError):  # progress is a courtesy; the job goes on
-                await self.queue.report_progress(delivery, self.id, fraction)
+                await self.queue.report_progress(delivery, self.id, started, fraction)
 
         context = TaskContext(delivery.job_id, started.attempt, progress)
         return await self.runner.run(started.task, started.text, started.args, context)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from redis.exceptions import RedisError
 
-from backend.core.events import SessionEvents
+from backend.core.events import SessionEvents, Turn
 from backend.core.rejected import Rejected
 from backend.core.sends import check_send
 from backend.sessions.protocol import (
@@ -25,18 +25,23 @@ from backend.sessions.protocol import (
     SendQueue,
 )
 from backend.sessions.ratelimit import TokenBucket
+from backend.sessions.roomhub import RoomSink
 from backend.sessions.services import Services
 
 
 class Dispatcher:
-    def __init__(self, session: str, services: Services) -> None:
+    def __init__(self, session: str, services: Services, sink: RoomSink) -> None:
         self.session = session
+        self.sink = sink  # where this session's room events go
         self.services = services
+        self.rooms = services.hub.rooms
         self.settings = services.settings
         self.events: SessionEvents = services.hub.events
         self.chat_bucket = TokenBucket(self.settings.chat_rate_limit, self.settings.chat_burst)
 
-    async def serve(self, message: Request) -> None:
+    async def serve(self, message: Request, turn: Turn) -> None:
+        """Carries out the message; its reply is sent in `turn`."""
+        self.turn = turn
         try:
             await self._dispatch(message)
         except Rejected as exc:
@@ -54,9 +59,12 @@ class Dispatcher:
             case Cancel():
                 await self._cancel(message)
             case Ping():
-                await self.events.emit(self.session, {"type": "pong", "ref": message.ref}, False)
+                pong = {"type": "pong", "ref": message.ref}
+                await self.turn.send(self.events.emit(self.session, pong, False))
             case Join():
-                await self.services.rooms.join(message.room, self.session, message.name)
+                since = (message.offset, message.epoch) if message.epoch is not None else None
+                name, sink = message.name, self.sink
+                await self.rooms.join(message.room, self.session, name, sink, since)
             case Leave():
                 await self._leave(message)
             case Chat():
@@ -65,7 +73,7 @@ class Dispatcher:
     async def _send_job(self, message: SendQueue) -> None:
         check_send(self.services.registry, self.settings, message.task, message.text, message.args)
         await self.services.queue.enqueue(
-            message.task, message.text, message.args, self.session, message.ref
+            message.task, message.text, message.args, self.session, message.ref, turn=self.turn
         )
 
     async def _publish(self, message: SendPubsub) -> None:
@@ -77,10 +85,11 @@ class Dispatcher:
             args=message.args,
             session=self.session,
             ref=message.ref,
+            turn=self.turn,
         )
 
     async def _cancel(self, message: Cancel) -> None:
-        outcome = await self.services.queue.cancel(message.id, session=self.session)
+        outcome = await self.services.queue.cancel(message.id, self.session, self.turn)
         if outcome.status is None:
             detail = f"no job {message.id!r} in this session"
             raise ProtocolError(ErrorCode.NOT_FOUND, detail, message.ref)
@@ -89,7 +98,7 @@ class Dispatcher:
             raise ProtocolError(ErrorCode.ALREADY_FINISHED, detail, message.ref)
 
     async def _leave(self, message: Leave) -> None:
-        if not await self.services.rooms.leave(message.room, self.session):
+        if not await self.rooms.leave(message.room, self.session):
             raise ProtocolError(ErrorCode.NOT_IN_ROOM, f"not in room {message.room!r}", message.ref)
 
     async def _chat(self, message: Chat) -> None:
@@ -106,4 +115,4 @@ class Dispatcher:
                 f"message is {len(text)} characters; the limit is {self.settings.chat_max_chars}"
             )
             raise ProtocolError(ErrorCode.TEXT_TOO_LONG, detail, message.ref)
-        await self.services.rooms.chat(message.room, self.session, text, message.ref)
+        await self.rooms.chat(message.room, self.session, text, message.ref)

@@ -93,6 +93,9 @@ class Join(Message):
     type: Literal["join"]
     room: str = Field(pattern=ROOM_PATTERN)
     name: str = Field(pattern=NAME_PATTERN)
+    # Coming back: the last room offset this member saw, and the room's epoch then.
+    offset: Annotated[int, Field(ge=0, strict=True)] = 0
+    epoch: str | None = Field(default=None, min_length=1, max_length=32)
     ref: Ref | None = None
 
 

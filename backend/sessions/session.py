@@ -10,20 +10,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
-from backend.core.events import encode, event_seq
+from backend.core import job_events
+from backend.core.events import Turn, TurnOrder, encode
 from backend.sessions.dispatcher import Dispatcher
 from backend.sessions.parsing import decode, safe_ref, validate
 from backend.sessions.protocol import PROTOCOL_VERSION, ErrorCode, ProtocolError
 from backend.sessions.ratelimit import TokenBucket
 from backend.sessions.services import Services
+from backend.sessions.writer import EventWriter, Overflow
 
 log = logging.getLogger("courier.session")
 
-OUTBOX_MAX = 10_000
 MAX_IN_FLIGHT = 64
 CLOSE_TRY_AGAIN = 1013
 CLOSE_SUPERSEDED = 4001
@@ -56,24 +58,53 @@ class ClientSession:
         self.services = services
         self.hub = services.hub
         self.settings = settings = services.settings
-        self.dispatcher = Dispatcher(session_id, services)
-        self.last_seq = 0
-        self.outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_MAX)
+        self.dispatcher = Dispatcher(session_id, services, self)
+        self.writer = EventWriter(transport.send_text, self._read_log)
         self.bucket = TokenBucket(settings.rate_limit, max(1.0, settings.rate_limit))
         self.closing: tuple[int, str] | None = None
+        self.superseded = False
+        self.turns = TurnOrder()
         self.wake = asyncio.Event()
+        # Jobs of this session not yet told their end, by when this process first saw them:
+        # the hub sends an end that the worker could not (see EventHub.recover).
+        self.inflight: dict[str, float] = {}
+
+    @property
+    def last_seq(self) -> int:
+        return self.writer.last_seq
 
     # Sink (called by the hub) ------------------------------------------------------------------
 
     def deliver(self, event: str) -> None:
+        """A session event (numbered)."""
+        job = job_events.job_of(event)
+        if job is not None:
+            job_id, final = job
+            if final:
+                self.inflight.pop(job_id, None)
+            else:
+                self.inflight.setdefault(job_id, time.monotonic())
+        self._put(event)
+
+    def deliver_room(self, event: str) -> None:
+        """A room event (numbered by its room)."""
+        self._put(event)
+
+    def _put(self, event: str) -> None:
         try:
-            self.outbox.put_nowait(event)
-        except asyncio.QueueFull:
+            self.writer.put(event)
+        except Overflow:
             # A client this far behind resumes from the log instead of holding memory here.
             self._close_soon(CLOSE_TRY_AGAIN, "too far behind; reconnect with after=<last seq>")
 
     def supersede(self) -> None:
+        """The session was resumed on a newer connection (here or on another web process):
+        this one closes and leaves the session's rooms and route to it."""
+        self.superseded = True
         self._close_soon(CLOSE_SUPERSEDED, "session resumed on another connection")
+
+    async def _read_log(self, after: int) -> list[str]:
+        return await self.hub.events.since(self.id, after)
 
     def _close_soon(self, code: int, reason: str) -> None:
         if self.closing is None:
@@ -91,16 +122,16 @@ class ClientSession:
                 with contextlib.suppress(Exception):
                     await self.transport.close(*self.closing)
         finally:
-            if self.hub.unregister(self.id, self):
+            if self.hub.unregister(self.id, self) and not self.superseded:
                 with contextlib.suppress(RedisError):
-                    await self.services.rooms.leave_all(self.id)
+                    await self.hub.rooms.leave_all(self.id)
                     await self.hub.events.detach(self.id, self.hub.instance)
 
     async def _serve(self) -> None:
         """Reads and writes until the client leaves, a send fails, or the session must close."""
         tasks = [
             asyncio.create_task(self._read()),
-            asyncio.create_task(self._write()),
+            asyncio.create_task(self.writer.run()),
             asyncio.create_task(self.wake.wait()),
         ]
         try:
@@ -114,8 +145,9 @@ class ClientSession:
                 log.error("session %s ended by %r", self.id, result)
 
     async def _greet(self, after: int) -> None:
-        cursor, missed = await self.hub.events.attach(self.id, self.hub.instance, after)
-        self.last_seq = cursor
+        cursor, missed, inflight = await self.hub.attach(self.id, after)
+        self.writer.last_seq = cursor
+        self.inflight = dict.fromkeys(inflight, 0.0)  # unknown age: checked on the next round
         welcome = {
             "type": "welcome",
             "seq": cursor,
@@ -126,22 +158,12 @@ class ClientSession:
         }
         await self.transport.send_text(encode(welcome))
         for event in missed:
-            await self._send(event)
-
-    async def _write(self) -> None:
-        while True:
-            await self._send(await self.outbox.get())
-
-    async def _send(self, event: str) -> None:
-        seq = event_seq(event)
-        if seq > self.last_seq:
-            self.last_seq = seq
-            await self.transport.send_text(event)
+            await self.writer.write(event)
 
     async def _read(self) -> None:
         """Reads on while earlier messages wait for Redis, up to MAX_IN_FLIGHT at once. Each
-        message queues its Redis call before its first await, and calls reach Redis in the order
-        they are queued, so replies keep the order of the messages."""
+        message takes a turn as it is read, and its reply waits for the previous message's, so
+        replies keep the order of the messages (see `events.Turn`)."""
         in_flight: set[asyncio.Task[None]] = set()
         try:
             while True:
@@ -151,7 +173,7 @@ class ClientSession:
                     frame = exc
                 if len(in_flight) >= MAX_IN_FLIGHT:
                     await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-                task = asyncio.create_task(self._answer(frame))
+                task = asyncio.create_task(self._answer(frame, self.turns.next()))
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
         except Disconnected:
@@ -160,7 +182,7 @@ class ClientSession:
             for task in in_flight:
                 task.cancel()
 
-    async def _answer(self, frame: str | ProtocolError) -> None:
+    async def _answer(self, frame: str | ProtocolError, turn: Turn) -> None:
         """Exactly one reply per frame: the frame's own events, or one `error`. Never raises,
         so no task ends with an exception nobody reads."""
         ref: object = None
@@ -172,30 +194,32 @@ class ClientSession:
             ref = safe_ref(data.get("ref"))
             if not allowed:
                 raise self._rate_limited(ref)
-            await self.dispatcher.serve(validate(data, ref))
+            await self.dispatcher.serve(validate(data, ref), turn)
         except ProtocolError as exc:
-            await self._reply_quietly(exc if allowed else self._rate_limited(ref))
+            await self._reply_quietly(exc if allowed else self._rate_limited(ref), turn)
         except Exception:  # a bug must cost one error reply, never the session
             log.exception("session %s: failed to serve a message", self.id)
             detail = "the server failed to handle this message; it has been logged"
-            await self._reply_quietly(ProtocolError(ErrorCode.INTERNAL, detail, ref))
+            await self._reply_quietly(ProtocolError(ErrorCode.INTERNAL, detail, ref), turn)
+        finally:
+            turn.release()
 
     def _rate_limited(self, ref: object) -> ProtocolError:
         wait = self.bucket.retry_after()
         detail = f"more than {self.settings.rate_limit:g} messages/s; retry in {wait:.2f}s"
         return ProtocolError(ErrorCode.RATE_LIMITED, detail, ref)
 
-    async def _reply_quietly(self, error: ProtocolError) -> None:
+    async def _reply_quietly(self, error: ProtocolError, turn: Turn) -> None:
         """The socket may be gone by now; then there is nobody left to tell."""
         with contextlib.suppress(Disconnected, OSError, RuntimeError):
-            await self.reply_error(error)
+            await self.reply_error(error, turn)
 
     # Messages ----------------------------------------------------------------------------------
 
     async def emit(self, event: dict[str, Any], logged: bool = True) -> None:
         await self.hub.events.emit(self.id, event, logged)
 
-    async def reply_error(self, error: ProtocolError) -> None:
+    async def reply_error(self, error: ProtocolError, turn: Turn | None = None) -> None:
         event = {
             "type": "error",
             "ref": error.ref,
@@ -203,7 +227,8 @@ class ClientSession:
             "detail": error.detail,
         }
         try:
-            await self.emit(event, logged=False)
+            sending = self.emit(event, logged=False)
+            await (turn.send(sending) if turn is not None else sending)
         except RedisError:
             # No Redis to number it: send it straight away under the last seq the client saw.
             await self.transport.send_text(encode({"seq": self.last_seq, **event}))

@@ -61,7 +61,7 @@ async def create_job(
         check_send(registry, settings, body.task, body.text, body.args)
     except Rejected as exc:
         raise rejected(exc) from None
-    job_id, _ = await queue.enqueue(body.task, body.text, body.args)
+    job_id = await queue.enqueue(body.task, body.text, body.args)
     return JobCreated(id=job_id)
 
 

@@ -13,6 +13,7 @@ import pytest
 import redis as sync_redis
 from websockets.asyncio.client import connect
 
+from backend.core.keys import Keys
 from backend.sessions.protocol import new_session_id
 from tests.processes import Stack, http_json, wait_until
 
@@ -75,9 +76,10 @@ def test_expired_jobs_leave_the_index(base: str, stack: Stack) -> None:
     kept, gone = submit(base, "uppercase", "kept"), submit(base, "uppercase", "gone")
     wait_until(lambda: len(walk(base, "status=succeeded")) == 2, 10, "both done")
     client = sync_redis.Redis.from_url(stack.redis_url)
-    client.delete(f"courier:job:{gone}")
+    keys = Keys("courier:")
+    client.delete(keys.job(gone))
     assert [job["id"] for job in walk(base, "q=")] == [kept]
-    assert client.zscore("courier:queue:index", gone) is None
+    assert client.zscore(keys.job_index, gone) is None
     client.close()
 
 

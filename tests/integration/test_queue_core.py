@@ -25,7 +25,7 @@ async def test_state_is_kept_from_the_end_not_the_start(
 ) -> None:
     settings = settings.model_copy(update={"job_retention": 120})
     queue = JobQueue(redis, keys, settings)
-    job_id, _ = await queue.enqueue("uppercase", "backlog", {})
+    job_id = await queue.enqueue("uppercase", "backlog", {})
     assert await redis.ttl(keys.job(job_id)) == -1, "an unfinished job never expires"
     worker = await run_burst(settings)
     assert worker.processed == 1
@@ -39,10 +39,10 @@ async def test_enqueue_twice_with_the_same_id_queues_once(
     settings: Settings, redis: Redis, keys: Keys
 ) -> None:
     queue = JobQueue(redis, keys, settings)
-    job_id, _ = await queue.enqueue("uppercase", "x", {})
+    job_id = await queue.enqueue("uppercase", "x", {})
     fields = {"id": job_id, "task": "uppercase", "text": "x", "status": "queued"}
     pairs = [item for pair in fields.items() for item in pair]
-    args = [*queue.events.context, job_id, 60, "", '{"type":"accepted"}', *pairs]
+    args = [job_id, *pairs]
     job_keys = [keys.job(job_id), keys.stream, keys.stats, keys.job_index, *keys.job_tail]
     again = await queue._enqueue(keys=job_keys, args=args)
     assert again == 0

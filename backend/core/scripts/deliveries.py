@@ -1,62 +1,61 @@
 """Lua for the worker's changes to a job: start, settle, hand back, retry when due, progress.
-Each script changes the job, its stream entry and its sender's event in one atomic step, so no
-result is acknowledged before it is stored."""
+Every key is the queue's (one hash slot), passed in KEYS. Each script changes the job and its
+stream entry in one atomic step, so no result is acknowledged before it is stored, and replies
+with what the worker then tells the job's session."""
 
 from __future__ import annotations
 
 from backend.core.scripts.queue import JOBS
-from backend.core.scripts.sessions import EMIT
 
-# KEYS: stream, dead, stats, tasks, feed. ARGV[5..]: group, worker, now, job key root, then
-# (entry, job id)
-# pairs: every delivery of one read is started in one call. Returns one row per delivery:
-# {'run', task, text, args, session, ref, attempt} or {'skip', status} or {'dead', error}.
+# KEYS: stream, dead, stats, one job key per delivery, tasks, feed. ARGV: group, worker, now,
+# then (entry, job id) pairs in the order of the job keys: a whole read starts in one call.
+# Returns one row per delivery: {'run', task, text, args, session, ref, attempt, runs},
+# {'skip', status} or {'dead', error, session, ref, attempt, runs}.
 START = (
-    EMIT
-    + JOBS
+    JOBS
     + r"""
 local stream, dead, stats = KEYS[1], KEYS[2], KEYS[3]
-local group, worker, now, root = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local group, worker, now = ARGV[1], ARGV[2], ARGV[3]
 
-local function start(entry, id)
-  local job = root .. id
+local function done_with(entry)
+  redis.call('XACK', stream, group, entry)
+  redis.call('XDEL', stream, entry)
+end
+
+local function bury(job, id, entry, info, attempt, status)
+  local err = 'worker lost: attempt ' .. (attempt - 1) .. ' never finished'
+  redis.call('HSET', job, 'status', 'dead', 'error', err, 'finished', now, 'attempts', attempt - 1)
+  redis.call('ZADD', dead, now, id)
+  finalize(job, dead, now)
+  done_with(entry)
+  redis.call('HINCRBY', stats, 'dead', 1)
+  if status == 'running' then count_task(info[1], 'running', -1) end
+  count_task(info[1], 'dead')
+  changed(id, 'dead')
+  return {'dead', err, info[4] or '', info[5] or 'null', attempt - 1, tonumber(info[7] or '0')}
+end
+
+local function start(job, entry, id)
   local status = redis.call('HGET', job, 'status')
   if status ~= 'queued' and status ~= 'running' then
-    redis.call('XACK', stream, group, entry)
-    redis.call('XDEL', stream, entry)
+    done_with(entry)
     return {'skip', status or 'missing'}
   end
   local attempt = redis.call('HINCRBY', job, 'attempts', 1)
-  local info = redis.call('HMGET', job, 'task', 'text', 'args', 'session', 'ref', 'max_attempts')
-  if attempt > tonumber(info[6]) then
-    local err = 'worker lost: attempt ' .. (attempt - 1) .. ' never finished'
-    redis.call('HSET', job, 'status', 'dead', 'error', err, 'finished', now,
-      'attempts', attempt - 1)
-    redis.call('ZADD', dead, now, id)
-    finalize(job, dead, now)
-    redis.call('XACK', stream, group, entry)
-    redis.call('XDEL', stream, entry)
-    redis.call('HINCRBY', stats, 'dead', 1)
-    if status == 'running' then count_task(info[1], 'running', -1) end
-    count_task(info[1], 'dead')
-    changed(id, 'dead')
-    local body = '{"type":"failed","id":' .. cjson.encode(id) .. ',"ref":' .. (info[5] or 'null')
-      .. ',"mode":"queue","error":' .. cjson.encode(err) .. ',"attempt":' .. (attempt - 1)
-      .. ',"final":true}'
-    emit(info[4], body, true)
-    return {'dead', err}
-  end
+  local info = redis.call('HMGET', job, 'task', 'text', 'args', 'session', 'ref',
+    'max_attempts', 'runs')
+  if attempt > tonumber(info[6]) then return bury(job, id, entry, info, attempt, status) end
+  local runs = redis.call('HINCRBY', job, 'runs', 1)
   redis.call('HSET', job, 'status', 'running', 'worker', worker, 'started', now, 'progress', '0')
   if status == 'queued' then count_task(info[1], 'running') end
   changed(id, 'running')
-  local body = '{"type":"started","id":' .. cjson.encode(id) .. ',"consumer":'
-    .. cjson.encode(worker) .. ',"attempt":' .. attempt .. '}'
-  emit(info[4], body, true)
-  return {'run', info[1], info[2], info[3], info[4], info[5], attempt}
+  return {'run', info[1], info[2], info[3], info[4] or '', info[5] or 'null', attempt, runs}
 end
 
 local rows = {}
-for i = 9, #ARGV, 2 do rows[#rows + 1] = start(ARGV[i], ARGV[i + 1]) end
+for i = 4, #ARGV, 2 do
+  rows[#rows + 1] = start(KEYS[3 + (i - 2) / 2], ARGV[i], ARGV[i + 1])
+end
 return rows
 """
 )
@@ -82,19 +81,18 @@ end
 """.replace("BOUNDS", ", ".join(f"'{bound}'" for bound in LATENCY_BUCKETS))
 
 # KEYS: job, stream, delayed, dead, stats, latencies, latency histogram, tasks, feed.
-# ARGV[5..]: entry, group, now, job id, outcome
-# ('succeeded' | 'retry' | 'dead'), value (result JSON or error), due time, event body.
-# Only a job still running is settled: a cancelled one, or one another worker already finished
-# after taking it over, is just acknowledged.
+# ARGV: entry, group, now, job id, outcome ('succeeded' | 'retry' | 'dead'), value (result JSON
+# or error), due time. Only a job still running is settled: a cancelled one, or one another
+# worker finished after taking it over, is just acknowledged. Returns the outcome stored, or
+# the status that stopped it.
 SETTLE = (
-    EMIT
-    + JOBS
+    JOBS
     + OBSERVE
     + r"""
 local job, stream, delayed, dead, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local latencies, histogram = KEYS[6], KEYS[7]
-local entry, group, now, id = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local outcome, value, due, body = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+local entry, group, now, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local outcome, value, due = ARGV[5], ARGV[6], ARGV[7]
 local status = redis.call('HGET', job, 'status')
 redis.call('XACK', stream, group, entry)
 redis.call('XDEL', stream, entry)
@@ -132,12 +130,11 @@ else
   end
 end
 changed(id, redis.call('HGET', job, 'status'))
-emit(redis.call('HGET', job, 'session'), body, true)
 return outcome
 """
 )
 
-# KEYS: job, stream, tasks, feed. ARGV[5..]: entry, group, worker, job id.
+# KEYS: job, stream, tasks, feed. ARGV: entry, group, worker, job id.
 # A worker stopping with a job unfinished hands it back at the front of nobody's queue: a new
 # stream entry, and the attempt it had started does not count.
 RELEASE = (
@@ -145,49 +142,50 @@ RELEASE = (
     + r"""
 local status, worker, task = unpack(redis.call('HMGET', KEYS[1], 'status', 'worker', 'task'))
 -- Another worker took it over (this one stalled): its entry is not ours to touch.
-if status == 'running' and worker ~= ARGV[7] then return 0 end
-redis.call('XACK', KEYS[2], ARGV[6], ARGV[5])
-redis.call('XDEL', KEYS[2], ARGV[5])
+if status == 'running' and worker ~= ARGV[3] then return 0 end
+redis.call('XACK', KEYS[2], ARGV[2], ARGV[1])
+redis.call('XDEL', KEYS[2], ARGV[1])
 if status ~= 'running' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'queued', 'worker', '')
 redis.call('HINCRBY', KEYS[1], 'attempts', -1)
-redis.call('XADD', KEYS[2], '*', 'job', ARGV[8])
+redis.call('XADD', KEYS[2], '*', 'job', ARGV[4])
 count_task(task, 'running', -1)
-changed(ARGV[8], 'queued')
+changed(ARGV[4], 'queued')
 return 1
 """
 )
 
-# KEYS: delayed, stream, tasks, feed. ARGV: now, limit, job key root. Moves due retries back into
-# the stream.
+# KEYS: delayed, stream, the key of each job id in ARGV, tasks, feed. Moves the retries
+# (found due by the caller) back into the stream; one another worker moved already is skipped.
 PROMOTE = (
     JOBS
     + r"""
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-for _, id in ipairs(due) do
-  redis.call('ZREM', KEYS[1], id)
-  local job = ARGV[3] .. id
-  if redis.call('HGET', job, 'status') == 'failed' then
-    redis.call('HSET', job, 'status', 'queued')
-    redis.call('XADD', KEYS[2], '*', 'job', id)
-    changed(id, 'queued')
+local moved = 0
+for i, id in ipairs(ARGV) do
+  if redis.call('ZREM', KEYS[1], id) == 1 then
+    local job = KEYS[2 + i]
+    if redis.call('HGET', job, 'status') == 'failed' then
+      redis.call('HSET', job, 'status', 'queued')
+      redis.call('XADD', KEYS[2], '*', 'job', id)
+      changed(id, 'queued')
+      moved = moved + 1
+    end
   end
 end
-return #due
+return moved
 """
 )
 
-# KEYS: job, tasks, feed. ARGV[5..]: worker, job id, progress, event body. Only the worker running
-# the job reports, and never for a job that was cancelled or no longer exists.
+# KEYS: job, tasks, feed. ARGV: worker, job id, progress. Only the worker running the job
+# reports, and never for a job that was cancelled or no longer exists. Returns the job's session
+# ('' for none), or false when the job is not this worker's to report on.
 PROGRESS = (
-    EMIT
-    + JOBS
+    JOBS
     + r"""
 local status, worker, session = unpack(redis.call('HMGET', KEYS[1], 'status', 'worker', 'session'))
-if status ~= 'running' or worker ~= ARGV[5] then return 0 end
-redis.call('HSET', KEYS[1], 'progress', ARGV[7])
-changed(ARGV[6], 'progress')
-emit(session, ARGV[8], true)
-return 1
+if status ~= 'running' or worker ~= ARGV[1] then return false end
+redis.call('HSET', KEYS[1], 'progress', ARGV[3])
+changed(ARGV[2], 'progress')
+return session or ''
 """
 )

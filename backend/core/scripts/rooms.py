@@ -1,142 +1,161 @@
-"""Lua scripts for chat rooms: presence, history and fan-out in one step.
+"""Lua for chat rooms: membership, presence, history and the room's own event stream. Every key,
+and the room's channel, share the room's hash tag, passed in KEYS (see `keys.RoomKeys`).
 
-Each room message is emitted to every member's session (numbered, logged, routed to the member's
-web process) inside one script, so all members see messages in the same order. Members whose web
-process stopped refreshing them are dropped whenever a script reads the member list.
+Each room event gets the room's next offset, goes into the room's stream (ids `<offset>-0`, so
+a member coming back reads what it missed), and is published once on the room's channel; each
+web process with members in the room fans it out to them. The epoch names the stream's
+lifetime: it changes if Redis loses the room, so old offsets are known not to apply.
 """
 
 from __future__ import annotations
 
-from backend.core.scripts.sessions import EMIT
+# KEYS: meta, stream, members, names, presence, history, channel. ARGV[1..5]: publish command
+# (PUBLISH, or SPUBLISH on a cluster), room, an epoch to use if the room has none, now, stream
+# length cap.
+ROOM = r"""
+local META, STREAM, MEMBERS, NAMES = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local PRESENCE, HISTORY, CHANNEL = KEYS[5], KEYS[6], KEYS[7]
+local PUB, ROOM, NEW_EPOCH, NOW, STREAM_MAX = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+-- A room's keys live a week past its last activity.
+local ROOM_TTL = 7 * 86400
 
-ROOM = (
-    EMIT
-    + r"""
-local function live_members(presence, names, now, stale)
-  local gone = redis.call('ZRANGEBYSCORE', presence, '-inf', now - stale)
-  for _, s in ipairs(gone) do
-    redis.call('ZREM', presence, s)
-    redis.call('HDEL', names, s)
-  end
-  return redis.call('ZRANGE', presence, 0, -1), #gone
+local function epoch()
+  local known = redis.call('HGET', META, 'epoch')
+  if known then return known end
+  redis.call('HSET', META, 'epoch', NEW_EPOCH)
+  redis.call('DEL', STREAM)  -- offsets start over: nothing before belongs to this epoch
+  return NEW_EPOCH
 end
 
-local function presence_body(room, names, sessions)
-  local list = {}
-  for _, s in ipairs(sessions) do list[#list + 1] = redis.call('HGET', names, s) end
-  table.sort(list)
-  local members = #list == 0 and '[]' or cjson.encode(list)
-  return '{"type":"presence","room":' .. cjson.encode(room) .. ',"members":' .. members .. '}'
+local function offset() return tonumber(redis.call('HGET', META, 'offset') or '0') end
+
+-- body: a JSON object without the room fields, e.g. {"type":"left","name":"ann"}
+local function publish(body)
+  local ep = epoch()
+  local at = redis.call('HINCRBY', META, 'offset', 1)
+  local event = '{"room":' .. cjson.encode(ROOM) .. ',"offset":' .. at .. ',"epoch":'
+    .. cjson.encode(ep) .. ',' .. string.sub(body, 2)
+  redis.pcall('XADD', STREAM, 'MAXLEN', '~', STREAM_MAX, at .. '-0', 'e', event)
+  redis.call(PUB, CHANNEL, event)
+  return at, event
 end
 
-local function broadcast(sessions, body)
-  for _, s in ipairs(sessions) do emit(s, body, true) end
+local function person(kind, name)
+  return '{"type":"' .. kind .. '","name":' .. cjson.encode(name) .. '}'
 end
 
--- A room's keys live a week past its last activity; the room index keeps the newest 1000.
-local ROOM_TTL, ROOMS_KEPT = 7 * 86400, 1000
-local function keep_room(keys, now)
-  for i = 1, 3 do redis.call('EXPIRE', keys[i], ROOM_TTL) end
-  redis.call('ZREMRANGEBYRANK', keys[4], 0, -(ROOMS_KEPT + 1))
+local function drop(session)
+  local name = redis.call('HGET', MEMBERS, session)
+  redis.call('ZREM', PRESENCE, session)
+  if not name then return false end
+  redis.call('HDEL', MEMBERS, session)
+  if redis.call('HGET', NAMES, name) == session then redis.call('HDEL', NAMES, name) end
+  local _, event = publish(person('left', name))
+  return event
+end
+
+local function keep()
+  for i = 1, 6 do redis.call('EXPIRE', KEYS[i], ROOM_TTL) end
 end
 """
-)
 
-# KEYS: presence, names, history, rooms. ARGV[5..]: room, session, name, now, stale, history max.
+# ARGV[6..]: session, name, stale seconds, history length, offset to recover after ('' none),
+# its epoch. A name is taken while its holder's web process keeps refreshing it. Returns
+# {'taken'} or {'ok', offset, epoch, names, history, recovered, missed events}.
 JOIN = (
     ROOM
     + r"""
-local presence, names, history, rooms = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local room, session, name = ARGV[5], ARGV[6], ARGV[7]
-local now, stale = tonumber(ARGV[8]), tonumber(ARGV[9])
-local sessions = live_members(presence, names, now, stale)
-for _, s in ipairs(sessions) do
-  if s ~= session and redis.call('HGET', names, s) == name then return 'taken' end
+local session, name, stale = ARGV[6], ARGV[7], tonumber(ARGV[8])
+local holder = redis.call('HGET', NAMES, name)
+if holder and holder ~= session then
+  local seen = tonumber(redis.call('ZSCORE', PRESENCE, holder))
+  if seen and seen > NOW - stale then return {'taken'} end
+  drop(holder)
 end
-redis.call('ZADD', presence, now, session)
-redis.call('HSET', names, session, name)
-redis.call('ZADD', rooms, now, room)
-keep_room(KEYS, now)
-local kept = redis.call('LRANGE', history, 0, tonumber(ARGV[10]) - 1)
-local ordered = {}
-for i = #kept, 1, -1 do ordered[#ordered + 1] = kept[i] end
-emit(session, '{"type":"history","room":' .. cjson.encode(room) .. ',"messages":['
-  .. table.concat(ordered, ',') .. ']}', true)
-sessions = redis.call('ZRANGE', presence, 0, -1)
-broadcast(sessions, presence_body(room, names, sessions))
-return 'ok'
+local before = redis.call('HGET', MEMBERS, session)
+if before and before ~= name then redis.call('HDEL', NAMES, before) end
+redis.call('HSET', MEMBERS, session, name)
+redis.call('HSET', NAMES, name, session)
+redis.call('ZADD', PRESENCE, NOW, session)
+local ep = epoch()
+if before ~= name then publish(person('joined', name)) end
+keep()
+local now_at, since, missed, recovered = offset(), tonumber(ARGV[10]), {}, 0
+if since and ARGV[11] == ep then
+  local first = redis.call('XRANGE', STREAM, '-', '+', 'COUNT', 1)[1]
+  local oldest = first and tonumber(string.match(first[1], '^(%d+)')) or (now_at + 1)
+  if since + 1 >= oldest or since >= now_at then
+    recovered = 1
+    if since < now_at then
+      for _, row in ipairs(redis.call('XRANGE', STREAM, (since + 1) .. '-0', now_at .. '-0')) do
+        missed[#missed + 1] = row[2][2]
+      end
+    end
+  end
+end
+return {'ok', now_at, ep, redis.call('HVALS', MEMBERS),
+  redis.call('LRANGE', HISTORY, 0, tonumber(ARGV[9]) - 1), recovered, missed}
 """
 )
 
-# KEYS: presence, names. ARGV[5..]: room, session, now, stale. The leaver is told too.
+# ARGV[6]: session. Returns the `left` event (the leaver is told too), or false if it was not
+# a member.
 LEAVE = (
     ROOM
     + r"""
-local presence, names = KEYS[1], KEYS[2]
-local room, session = ARGV[5], ARGV[6]
-if redis.call('ZREM', presence, session) == 0 then return 0 end
-redis.call('HDEL', names, session)
-local sessions = live_members(presence, names, tonumber(ARGV[7]), tonumber(ARGV[8]))
-local body = presence_body(room, names, sessions)
-broadcast(sessions, body)
-emit(session, body, true)
-return 1
+return drop(ARGV[6])
 """
 )
 
-# KEYS: presence, names, history, rooms. ARGV[5..]: room, session, id, text, ts, now, stale,
-# history max, ref (JSON). Returns the number of members reached, or -1 if not a member.
+# ARGV[6..]: session, message id, text, ts, history length. Returns the message's offset, or -1
+# when the session is not a member.
 CHAT = (
     ROOM
     + r"""
-local presence, names, history, rooms = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local room, session, id, text, ts = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
-local now, stale = tonumber(ARGV[10]), tonumber(ARGV[11])
-local name = redis.call('HGET', names, session)
-if not name or not redis.call('ZSCORE', presence, session) then return -1 end
-local body = '{"type":"chat","room":' .. cjson.encode(room) .. ',"id":' .. cjson.encode(id)
-  .. ',"name":' .. cjson.encode(name) .. ',"text":' .. cjson.encode(text) .. ',"ts":' .. ts .. '}'
-redis.call('LPUSH', history, body)
-redis.call('LTRIM', history, 0, tonumber(ARGV[12]) - 1)
-redis.call('ZADD', rooms, now, room)
-keep_room(KEYS, now)
-local mine = string.sub(body, 1, -2) .. ',"mine":true,"ref":' .. ARGV[13] .. '}'
-local sessions, gone = live_members(presence, names, now, stale)
-if gone > 0 then broadcast(sessions, presence_body(room, names, sessions)) end
-for _, s in ipairs(sessions) do emit(s, s == session and mine or body, true) end
-return #sessions
+local name = redis.call('HGET', MEMBERS, ARGV[6])
+if not name then return -1 end
+local body = '{"type":"chat","id":' .. cjson.encode(ARGV[7]) .. ',"name":' .. cjson.encode(name)
+  .. ',"text":' .. cjson.encode(ARGV[8]) .. ',"ts":' .. ARGV[9] .. '}'
+local at, event = publish(body)
+redis.call('LPUSH', HISTORY, event)
+redis.call('LTRIM', HISTORY, 0, tonumber(ARGV[10]) - 1)
+keep()
+return at
 """
 )
 
-# KEYS: presence, names. ARGV[5..]: room, now, stale. Drops members of dead web processes and,
-# if any were dropped, tells the others.
+# ARGV[6]: stale seconds. Drops members whose web process stopped refreshing them, and tells the
+# others. Returns how many went.
 SWEEP = (
     ROOM
     + r"""
-local sessions, gone = live_members(KEYS[1], KEYS[2], tonumber(ARGV[6]), tonumber(ARGV[7]))
-if gone > 0 then broadcast(sessions, presence_body(ARGV[5], KEYS[2], sessions)) end
-return gone
+local gone = redis.call('ZRANGEBYSCORE', PRESENCE, '-inf', NOW - tonumber(ARGV[6]))
+for _, session in ipairs(gone) do drop(session) end
+return #gone
 """
 )
 
-# KEYS: presence, names, history, rooms. ARGV[5..]: room, now, then (session, name) pairs: this
-# web process's members. Marks them alive; any that another process's sweep dropped (this process
-# stalled past the timeout) are put back, and everyone is told.
+# ARGV[6..]: (session, name) pairs: this web process's members. Marks them alive; any that a
+# sweep dropped by mistake (this process stalled past the timeout) come back, and everyone is
+# told. Returns how many came back.
 REFRESH = (
     ROOM
     + r"""
-local presence, names = KEYS[1], KEYS[2]
-local returned = 0
-for i = 7, #ARGV, 2 do
-  if not redis.call('ZSCORE', presence, ARGV[i]) then returned = returned + 1 end
-  redis.call('ZADD', presence, ARGV[6], ARGV[i])
-  redis.call('HSET', names, ARGV[i], ARGV[i + 1])
+local back = 0
+for i = 6, #ARGV, 2 do
+  local session, name = ARGV[i], ARGV[i + 1]
+  if not redis.call('HGET', MEMBERS, session) then
+    local holder = redis.call('HGET', NAMES, name)
+    if not holder or holder == session then
+      redis.call('HSET', MEMBERS, session, name)
+      redis.call('HSET', NAMES, name, session)
+      publish(person('joined', name))
+      back = back + 1
+    end
+  end
+  if redis.call('HGET', MEMBERS, session) then redis.call('ZADD', PRESENCE, NOW, session) end
 end
-keep_room(KEYS, ARGV[6])
-if returned > 0 then
-  local sessions = redis.call('ZRANGE', presence, 0, -1)
-  broadcast(sessions, presence_body(ARGV[5], names, sessions))
-end
-return returned
+keep()
+return back
 """
 )

@@ -1,86 +1,142 @@
-"""Lua that numbers, logs and routes session events: the `emit` every other script uses, and
-attaching a session's socket to a web process."""
+"""Lua that numbers, logs and routes one session's events. Every key it touches is the session's
+(one hash slot), passed in KEYS.
+
+Each script's first KEYS are the session's seq, log and route; its first ARGV are the session
+TTL, the log length cap, the instance channel root, the session id and the calling web
+instance ('' for a worker or subscriber). `emit` gives an event the session's next number and
+appends it to the log. On a single Redis it also publishes the event to the web instance holding
+the socket (unless that is the caller, which delivers it itself); on a cluster the channel root
+is '' and the caller publishes, since a script may only publish to channels of its own slot.
+Every script returns the route and the events it emitted.
+"""
 
 from __future__ import annotations
 
 EMIT = r"""
-local SESSION_ROOT, INSTANCE_ROOT = ARGV[1], ARGV[2]
-local SESSION_TTL, LOG_MAX = tonumber(ARGV[3]), tonumber(ARGV[4])
--- The counter is a few bytes: it outlives the log by far, so a session's numbering never
--- starts over while one of its jobs may still report (a restarted count would hide events).
-local SEQ_TTL = SESSION_TTL * 100
+local SEQ, LOG, ROUTE = KEYS[1], KEYS[2], KEYS[3]
+local TTL, LOG_MAX = tonumber(ARGV[1]), tonumber(ARGV[2])
+local CHANNEL_ROOT, SESSION, CALLER = ARGV[3], ARGV[4], ARGV[5]
+-- The counter is a few bytes: it outlives the log by far, so a session's numbering never starts
+-- over while one of its jobs may still report (a restarted count would hide events).
+local SEQ_TTL = TTL * 100
+local ROUTED = redis.call('GET', ROUTE)
+local OUT = {}
 
--- A job's state is kept `retention` seconds from the moment it becomes final; the dead-letter
--- set forgets ids whose state is gone.
-local function finalize(job, dead, now)
-  local keep = tonumber(redis.call('HGET', job, 'retention'))
-  if keep then
-    redis.call('EXPIRE', job, keep)
-    if dead then redis.call('ZREMRANGEBYSCORE', dead, '-inf', now - keep) end
-  end
-end
-
-local function emit(session, body, logged)
-  if not session or session == '' then return 0 end
-  local base = SESSION_ROOT .. session
-  local seq = redis.call('INCR', base .. ':seq')
-  redis.call('EXPIRE', base .. ':seq', SEQ_TTL)
+local function emit(body, logged)
+  local seq = redis.call('INCR', SEQ)
+  redis.call('EXPIRE', SEQ, SEQ_TTL)
   local event = '{"seq":' .. seq .. ',' .. string.sub(body, 2)
   if logged then
-    -- pcall: a log that cannot take the entry must not abort the state change around it
-    redis.pcall('XADD', base .. ':log', 'MAXLEN', '~', LOG_MAX, seq .. '-0', 'e', event)
-    redis.call('EXPIRE', base .. ':log', SESSION_TTL)
+    -- pcall: a log that cannot take the entry must not abort the script around it
+    redis.pcall('XADD', LOG, 'MAXLEN', '~', LOG_MAX, seq .. '-0', 'e', event)
+    redis.call('EXPIRE', LOG, TTL)
   end
-  local route = redis.call('GET', base .. ':route')
-  if route then
-    redis.call('PUBLISH', INSTANCE_ROOT .. route, session .. '\n' .. event)
+  if ROUTED and CHANNEL_ROOT ~= '' and ROUTED ~= CALLER then
+    redis.call('PUBLISH', CHANNEL_ROOT .. ROUTED, SESSION .. '\n' .. event)
   end
+  OUT[#OUT + 1] = event
   return seq
 end
+
+local function done() return {ROUTED or '', OUT} end
 """
 
-# ARGV[5..]: session, body, logged ('1' or '0').
+# ARGV[6..]: body, logged ('1' or '0').
 EMIT_ONE = (
     EMIT
     + r"""
-return emit(ARGV[5], ARGV[6], ARGV[7] == '1')
+emit(ARGV[6], ARGV[7] == '1')
+return done()
 """
 )
 
-# ARGV[5..]: session, instance, after (-1: from now). Points the session's events at this
-# instance and returns {cursor, events after the cursor}; the cursor is where the client is.
+# KEYS[4]: jobs; KEYS[5] (pub/sub only): parked replies. ARGV[6..]: job (or message) id, step,
+# final ('1'/'0'), body, body to send first if this job is new to the session ('' for none),
+# now. A job's events go out at most once each and in step order, whoever sends them, so a
+# worker and a web process (or a recovery after a crash) can both try.
+EMIT_JOB = (
+    EMIT
+    + r"""
+local JOBS, id, step, final = KEYS[4], ARGV[6], tonumber(ARGV[7]), ARGV[8] == '1'
+local body, first, now = ARGV[9], ARGV[10], tonumber(ARGV[11])
+local DONE = 1e12
+local told = tonumber(redis.call('ZSCORE', JOBS, id))
+if told and (told >= DONE or step <= told) then return done() end
+if not told and first ~= '' then emit(first, true) end
+emit(body, true)
+if final then
+  redis.call('ZADD', JOBS, DONE + now, id)
+  redis.call('ZREMRANGEBYSCORE', JOBS, DONE, DONE + now - 300)
+else
+  redis.call('ZADD', JOBS, step, id)
+end
+redis.call('EXPIRE', JOBS, SEQ_TTL)
+if KEYS[5] then
+  for _, parked in ipairs(redis.call('LRANGE', KEYS[5], 0, -1)) do emit(parked, true) end
+  redis.call('DEL', KEYS[5])
+end
+return done()
+"""
+)
+
+# KEYS[4]: jobs, KEYS[5]: parked. ARGV[6..]: message id, body. A subscriber's reply waits until
+# the sender has been told `accepted` (with how many receivers), then goes out after it.
+EMIT_REPLY = (
+    EMIT
+    + r"""
+if redis.call('ZSCORE', KEYS[4], ARGV[6]) then
+  emit(ARGV[7], true)
+else
+  redis.call('RPUSH', KEYS[5], ARGV[7])
+  redis.call('EXPIRE', KEYS[5], 60)
+end
+return done()
+"""
+)
+
+# KEYS[4]: jobs. ARGV[6..]: instance, after (-1: from now). Points the session's events at this
+# instance and returns {cursor, events after the cursor, jobs not yet told their end, the
+# instance it was routed to before ('' for none)}.
 ATTACH = (
     EMIT
     + r"""
-local base = SESSION_ROOT .. ARGV[5]
-redis.call('SET', base .. ':route', ARGV[6], 'EX', SESSION_TTL)
-redis.call('EXPIRE', base .. ':seq', SEQ_TTL)
-redis.call('EXPIRE', base .. ':log', SESSION_TTL)
-local head = tonumber(redis.call('GET', base .. ':seq') or '0')
+redis.call('SET', ROUTE, ARGV[6], 'EX', TTL)
+redis.call('EXPIRE', SEQ, SEQ_TTL)
+redis.call('EXPIRE', LOG, TTL)
+local head = tonumber(redis.call('GET', SEQ) or '0')
 local after = tonumber(ARGV[7])
 if after < 0 then after = head end
 if after > head then
   -- Redis lost this session's counter (a restart without persistence): continue numbering
   -- after what the client has seen, so its seq never goes backwards.
-  redis.call('SET', base .. ':seq', ARGV[7], 'EX', SEQ_TTL)
+  redis.call('SET', SEQ, ARGV[7], 'EX', SEQ_TTL)
   head = after
 end
 local events = {}
 if after < head then
-  for _, row in ipairs(redis.call('XRANGE', base .. ':log', (after + 1) .. '-0', '+')) do
+  for _, row in ipairs(redis.call('XRANGE', LOG, (after + 1) .. '-0', '+')) do
     events[#events + 1] = row[2][2]
   end
 end
-return {after, events}
+return {after, events, redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(1e12'), ROUTED or ''}
 """
 )
 
-# ARGV[5..]: session, instance. Stops routing to this instance unless another took over.
+# ARGV[6]: instance. Stops routing to this instance unless another took over.
 DETACH = (
     EMIT
     + r"""
-local route = SESSION_ROOT .. ARGV[5] .. ':route'
-if redis.call('GET', route) == ARGV[6] then redis.call('DEL', route) end
+if ROUTED == ARGV[6] then redis.call('DEL', ROUTE) end
+return 0
+"""
+)
+
+# KEYS[4]: jobs. ARGV[6]: job id. The job starts over for this session (a dead letter retried),
+# so its events are told again.
+FORGET = (
+    EMIT
+    + r"""
+redis.call('ZREM', KEYS[4], ARGV[6])
 return 0
 """
 )

@@ -12,11 +12,7 @@ from redis.asyncio import Redis
 from backend.core.connection import create_redis
 from backend.core.keys import Keys
 from backend.core.loops import cancel_and_wait
-from backend.core.pubsub import Publisher
-from backend.core.queue import JobQueue
-from backend.core.rooms import Rooms
 from backend.core.tasks import load_tasks
-from backend.sessions.hub import EventHub
 from backend.sessions.protocol import new_session_id
 from backend.sessions.services import Services
 from backend.settings import Settings
@@ -28,16 +24,7 @@ Connect = Callable[..., FakeClient]
 
 def build_services(settings: Settings, redis: Redis) -> Services:
     """What backend/app.py's lifespan builds, minus the web app."""
-    keys = Keys(settings.key_prefix)
-    hub = EventHub(redis, keys, settings)
-    return Services(
-        hub=hub,
-        queue=JobQueue(redis, keys, settings, hub.events),
-        publisher=Publisher(hub.events, keys),
-        rooms=Rooms(hub.events, keys, settings),
-        registry=load_tasks(settings.tasks),
-        settings=settings,
-    )
+    return Services.build(redis, Keys(settings.key_prefix), settings, load_tasks(settings.tasks))
 
 
 @pytest.fixture

@@ -46,14 +46,17 @@ async def test_chat_room_join_chat_leave(services: Services, connect: Connect) -
     client = connect(services)
     await client.next()
     client.send({"type": "join", "room": "lobby", "name": "alice"})
-    assert await client.next() == {"seq": 1, "type": "history", "room": "lobby", "messages": []}
-    presence = {"type": "presence", "room": "lobby", "members": ["alice"]}
-    assert await client.next() == {"seq": 2, **presence}
+    history = await client.next()
+    room = {"room": "lobby", "offset": 1, "epoch": history["epoch"]}
+    assert history == {**room, "type": "history", "messages": []}
+    presence = {**room, "type": "presence", "members": ["alice"], "recovered": False}
+    assert await client.next() == presence
     chat = await client.ask({"type": "chat", "room": "lobby", "text": "  hi  ", "ref": "m1"})
-    assert (chat["type"], chat["text"], chat["name"]) == ("chat", "hi", "alice")
+    assert (chat["type"], chat["text"], chat["name"], chat["offset"]) == ("chat", "hi", "alice", 2)
     assert (chat["mine"], chat["ref"]) == (True, "m1")
+    assert "seq" not in chat, "room events are numbered by their room"
     left = await client.ask({"type": "leave", "room": "lobby"})
-    assert left == {"seq": 4, **presence, "members": []}
+    assert left == {**room, "offset": 3, "type": "left", "name": "alice"}
     for message, code in [
         ({"type": "leave", "room": "lobby", "ref": "x"}, "not_in_room"),
         ({"type": "chat", "room": "lobby", "text": "hi", "ref": "x"}, "not_in_room"),

@@ -62,7 +62,7 @@ async def test_a_second_connection_supersedes_the_first(
     assert first.transport.closed == (4001, "session resumed on another connection")
     assert services.hub.sinks[first.id] is second.session
     # The first one's clean-up left the route alone: the second holds it.
-    assert await redis.get(keys.session_route(first.id)) == services.hub.instance
+    assert await redis.get(keys.session(first.id).route) == services.hub.instance
     await SessionEvents(redis, keys, settings).emit(first.id, {"type": "note", "n": 1})
     await second.wait_for("note", n=1)
     assert (await second.ask({"type": "ping"}))["seq"] == 2
@@ -105,11 +105,13 @@ async def emit_while_cut_off(
     runs), all in one MULTI: no event can reach the hub live. Returns the channel's listeners
     right after, which must be 0."""
     channel = services.hub.keys.instance(services.hub.instance)
+    events, keys = services.hub.events, services.hub.keys
     async with redis.pipeline(transaction=True) as pipe:
         pipe.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
         for session, n in emits:
             body = encode({"type": "note", "n": n})
-            pipe.eval(EMIT_ONE, 0, *services.hub.events.context, session, body, "1")
+            owned = keys.session(session).emit
+            pipe.eval(EMIT_ONE, len(owned), *owned, *events.head, session, "", body, "1")
         pipe.pubsub_numsub(channel)
         replies = await pipe.execute()
     assert replies[0] >= 1, "no pub/sub connection was killed"
