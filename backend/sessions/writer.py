@@ -79,9 +79,10 @@ class EventWriter:
             logged = await self.read_log(self.last_seq)
         except (RedisError, OSError):
             logged = []  # no log to read now: skip the gap rather than stall the socket
+        held = min(self.early)
         for event in logged:
             seq = event_seq(event)
-            if seq > self.last_seq and (not self.early or seq < min(self.early)):
+            if self.last_seq < seq < held:
                 self.early[seq] = event
         first = min(self.early)
         self.last_seq = first - 1  # what is still missing was never logged: skip it
