@@ -102,6 +102,8 @@ class ChannelListener:
     # Connections -------------------------------------------------------------------------------
 
     async def _connect_all(self) -> None:
+        if self.cluster:
+            await self.redis.initialize()
         pending = [self._expect(c) for c in self.channels | self.shard_channels]
         for channel in self.channels:
             await self._send_subscribe(channel, sharded=False)
@@ -165,12 +167,20 @@ class ChannelListener:
         kind, channel = message["type"], str(message["channel"])
         if kind in MESSAGES:
             self.on_message(channel, str(message["data"]))
+        elif kind == "sunsubscribe" and channel in self.shard_channels:
+            self._moved(channel)
         elif kind in CONFIRMATIONS:
             waiting = self._waiting.pop(channel, None)
             if waiting is not None and not waiting.done():
                 waiting.set_result(None)
             elif waiting is None and self.subscribed.is_set():
                 self._resubscribed()
+
+    def _moved(self, channel: str) -> None:
+        """A node that stops owning a slot (a failover, a resharding) unsubscribes its sharded
+        channels itself: every link is rebuilt on the new owners, then the owner catches up."""
+        if self._broken is not None and not self._broken.done():
+            self._broken.set_result(ConnectionError(f"{channel} moved to another node"))
 
     def _resubscribed(self) -> None:
         """redis-py reconnected a link by itself and subscribed again: whatever was published

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 from redis.exceptions import RedisError
 
 Seconds = float | Callable[[], float]
+T = TypeVar("T")
 
 
 def stop_if_cancelled() -> None:
@@ -46,6 +49,20 @@ async def every(
                 log.info("%s works again", what)
             failing = False
         await asyncio.sleep(_wait(seconds))
+
+
+async def patiently(action: Callable[[], Awaitable[T]], patience: float) -> T:
+    """`action`, tried again on a Redis error (0.1 s, 0.2 s ... up to 2 s apart) for up to
+    `patience` seconds, through a restart or a failover; then the last error is raised."""
+    pause, deadline = 0.1, time.monotonic() + patience
+    while True:
+        try:
+            return await action()
+        except (RedisError, OSError):
+            if time.monotonic() + pause > deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause = min(2.0, pause * 2)
 
 
 def _wait(seconds: Seconds) -> float:

@@ -17,11 +17,11 @@ from typing import Any
 
 from redis.exceptions import RedisError, ResponseError
 
-from backend.core.attempts import Delivery, Started
+from backend.core.attempts import Delivery, Outcome, Started
 from backend.core.consumers import ConsumerKind
 from backend.core.control import Command
 from backend.core.deliveries import Deliveries
-from backend.core.loops import every
+from backend.core.loops import every, patiently
 from backend.core.runner import describe
 from backend.core.tasks import TaskContext
 from backend.procs.consumer import ConsumerProcess, run_consumer
@@ -34,6 +34,7 @@ READ_BLOCK_MS = 1000
 CANCEL_MEMORY = 1000
 GATHER_SECONDS = 0.002
 RETRY_PAUSE = 0.5
+SETTLE_PATIENCE = 15.0  # seconds a finished job's outcome is retried for
 
 
 class Worker(ConsumerProcess):
@@ -180,11 +181,16 @@ class Worker(ConsumerProcess):
         else:
             outcome = self.queue.succeeded(delivery, self.id, started, result)
             self.processed += 1
+        await self._settle(outcome)
+
+    async def _settle(self, outcome: Outcome) -> None:
+        """Stores the outcome, through a Redis restart or failover (a second store does nothing).
+        If Redis stays away, the entry stays pending and the job is re-run after the visibility
+        timeout."""
         try:
-            await self.queue.settle(outcome)
+            await patiently(lambda: self.queue.settle(outcome), SETTLE_PATIENCE)
         except RedisError as exc:
-            # The entry stays pending, so the job is re-run after the visibility timeout.
-            log.warning("could not store the outcome of job %s: %s", delivery.job_id, exc)
+            log.warning("could not store the outcome of job %s: %s", outcome.delivery.job_id, exc)
 
     async def _execute(self, delivery: Delivery, started: Started) -> Any:
         async def progress(fraction: float) -> None:
