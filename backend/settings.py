@@ -53,7 +53,8 @@ class Settings(BaseSettings):
         default=1.0,
         gt=0,
         le=60,
-        description="How long to wait for those replicas before answering `unavailable`.",
+        description="Seconds to wait for those replicas. A job not on enough of them in time is "
+        "still `accepted` (the primary has it, and it runs) and a warning is logged.",
     )
     host: str = Field(
         default="127.0.0.1", min_length=1, description="Address the web server binds."

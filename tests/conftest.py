@@ -56,9 +56,33 @@ def cluster_url(redis_cluster: LocalCluster) -> str:
     return redis_cluster.url
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `cluster` that use the Redis fixtures run twice: on the single server and on
+    the local cluster."""
+    if "redis_target" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("cluster") is not None
+        metafunc.parametrize("redis_target", ["single", "cluster"] if both else ["single"])
+
+
 @pytest.fixture
-def settings(redis_url: str) -> Settings:
-    return Settings(redis_url=redis_url, heartbeat_interval=0.2, heartbeat_timeout=1.0)
+def redis_target(request: pytest.FixtureRequest) -> str:
+    """Which Redis a test's stack and clients use (parametrized in pytest_generate_tests)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def target_url(redis_target: str, request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue("cluster_url" if redis_target == "cluster" else "redis_url"))
+
+
+@pytest.fixture
+def settings(target_url: str, redis_target: str) -> Settings:
+    return Settings(
+        redis_url=target_url,
+        redis_cluster=redis_target == "cluster",
+        heartbeat_interval=0.2,
+        heartbeat_timeout=1.0,
+    )
 
 
 @pytest.fixture
@@ -74,9 +98,14 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
 
 
 @pytest.fixture
-def stack(redis_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
+def stack(
+    target_url: str, redis_target: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Stack]:
     """Courier processes started by the test; their logs are printed if the test fails."""
-    running = Stack(redis_url, tmp_path, {"heartbeat_interval": "0.2", "heartbeat_timeout": "1"})
+    settings = {"heartbeat_interval": "0.2", "heartbeat_timeout": "1"}
+    if redis_target == "cluster":
+        settings["redis_cluster"] = "true"
+    running = Stack(target_url, tmp_path, settings)
     yield running
     running.stop()
     report = getattr(request.node, "rep_call", None)

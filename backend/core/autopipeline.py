@@ -14,6 +14,7 @@ after the rest of the batch had run would change the order of a session's events
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,9 +61,44 @@ class ScriptPipeline:
         self.sender: asyncio.Task[None] | None = None
         self.cached: set[tuple[str, str]] = set()  # (script sha, node) known to hold it
         self.cluster: Any = redis if is_cluster(redis) else None
+        self.node_clients: dict[str, Redis] = {}  # a cluster's primaries, for WAIT
 
     def script(self, source: str) -> BatchedScript:
         return BatchedScript(self, source)
+
+    async def run_replicated(
+        self, script: BatchedScript, keys: Sequence[str], args: Sequence[Arg], replicas: int,
+        wait_ms: int,
+    ) -> tuple[Any, int]:  # fmt: skip
+        """One script call outside the batches, then WAIT on the same connection, which is what
+        WAIT counts: (its reply, how many replicas had it within `wait_ms`)."""
+        client = self.redis if self.cluster is None else self._node_client(keys[0])
+        try:
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.execute_command("EVAL", script.source, len(keys), *keys, *args)
+                pipe.execute_command("WAIT", replicas, wait_ms)
+                reply, acknowledged = await pipe.execute()
+        except (RedisError, OSError):
+            await self._forget_node(keys[0])
+            raise
+        return reply, int(acknowledged)
+
+    def _node_client(self, key: str) -> Redis:
+        name = str(self.cluster.get_node_from_key(key).name)
+        if name not in self.node_clients:
+            host, port = name.rsplit(":", 1)
+            self.node_clients[name] = Redis(host=host, port=int(port), decode_responses=True)
+        return self.node_clients[name]
+
+    async def _forget_node(self, key: str) -> None:
+        """After a failure on a cluster, the key's primary may have changed."""
+        if self.cluster is None:
+            return
+        for client in self.node_clients.values():
+            await client.aclose()
+        self.node_clients.clear()
+        with contextlib.suppress(RedisError, OSError):
+            await self.cluster.nodes_manager.initialize()
 
     async def command(self, *args: Arg) -> Any:
         """A plain command, sent in order with the script calls around it."""
@@ -115,6 +151,8 @@ class ScriptPipeline:
                 _settle(call.reply, value=reply)
 
     async def _execute(self, batch: list[_Call]) -> list[Any]:
+        if self.cluster is not None:
+            await self.cluster.initialize()  # learns the slot map once; a no-op after
         wheres = [self._where(call) for call in batch]
         async with self.redis.pipeline(transaction=False) as pipe:
             for call, where in zip(batch, wheres, strict=True):

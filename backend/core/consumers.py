@@ -76,7 +76,8 @@ class Heartbeat:
             "last_beat": now,
             **counters,
         }
-        async with self.redis.pipeline(transaction=True) as pipe:
+        # Two keys in two slots of a cluster: no transaction (readers skip an id with no hash).
+        async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(self.keys.consumer(self.id), mapping=details)
             pipe.expire(self.keys.consumer(self.id), DETAILS_TTL)
             pipe.zadd(self.keys.consumers(self.kind), {self.id: now})

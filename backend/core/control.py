@@ -31,7 +31,8 @@ async def is_paused(redis: Redis, keys: Keys, consumer_id: str) -> bool:
 
 
 async def set_paused(redis: Redis, keys: Keys, consumer_id: str, paused: bool) -> None:
-    """Pauses or resumes one consumer, or every one with `*`."""
+    """Pauses or resumes one consumer, or every one with `*`. The wish is stored before the
+    consumers are told to look at it."""
     async with redis.pipeline(transaction=True) as pipe:
         if consumer_id == ALL:
             pipe.delete(keys.paused)
@@ -39,8 +40,8 @@ async def set_paused(redis: Redis, keys: Keys, consumer_id: str, paused: bool) -
                 pipe.hset(keys.paused, ALL, "1")
         else:
             pipe.hset(keys.paused, consumer_id, "1" if paused else "0")
-        pipe.publish(keys.control, RECHECK)
         await pipe.execute()
+    await redis.publish(keys.control, RECHECK)
 
 
 async def paused_ids(redis: Redis, keys: Keys, consumer_ids: list[str]) -> set[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from typing import Any, cast
@@ -23,6 +24,8 @@ from backend.core.scripts import queue as scripts
 from backend.settings import Settings
 
 GROUP = "workers"
+
+log = logging.getLogger("courier.queue")
 
 
 class QueueStats(BaseModel):
@@ -75,10 +78,26 @@ class JobQueue:
         fields = self._new_job(job_id, task, text, args, session=session, ref=ref)
         pairs = [item for pair in fields.items() for item in pair]
         keys = [self.keys.job(job_id), self.keys.stream, self.keys.stats, self.keys.job_index]
-        await self._enqueue(keys=[*keys, *self.keys.job_tail], args=[job_id, *pairs])
+        await self._store(job_id, [*keys, *self.keys.job_tail], [job_id, *pairs])
         telling = self.events.emit_job(session, job_id, 0, job_events.accepted(job_id, ref))
         await (turn.send(telling) if turn is not None else telling)
         return job_id
+
+    async def _store(self, job_id: str, keys: list[str], args: list[str | int | float]) -> None:
+        """With COURIER_REDIS_WAIT_REPLICAS, the job is on that many replicas before the sender
+        hears `accepted`, so a failover cannot lose it."""
+        replicas = self.settings.redis_wait_replicas
+        if not replicas:
+            await self._enqueue(keys=keys, args=args)
+            return
+        wait = self.settings.redis_wait_timeout
+        _, acknowledged = await self.events.pipeline.run_replicated(
+            self._enqueue, keys, args, replicas, int(wait * 1000)
+        )
+        if acknowledged < replicas:
+            log.warning(
+                "job %s reached %d of %d replicas within %gs", job_id, acknowledged, replicas, wait
+            )
 
     def _new_job(
         self,

@@ -27,7 +27,8 @@ class ChildError(RuntimeError):
 
 def die_with_parent() -> None:
     """Runs in the child before exec: on Linux it gets SIGTERM if its parent dies, even by
-    SIGKILL, so no orphan outlives whoever started it."""
+    SIGKILL, so no orphan outlives whoever started it. The kernel watches the starting *thread*:
+    start children from a thread that lives as long as they should (not `asyncio.to_thread`)."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)

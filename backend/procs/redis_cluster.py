@@ -1,6 +1,5 @@
-"""A real local Redis Cluster (3 primaries, one replica each) as child processes: only a real
-cluster shows what Courier must cope with there (keys on different primaries, MOVED redirects,
-failovers under a live client). Synchronous: it runs in test fixtures and the bench's driver."""
+"""A real local Redis Cluster (3 primaries, one replica each) as child processes, for what only a
+real cluster shows (keys on several primaries, MOVED, failovers under load). Synchronous."""
 
 import os
 import shutil
@@ -197,9 +196,9 @@ class LocalCluster:
         return shard.primary
 
     def is_healthy(self) -> bool:
-        """Every live node says cluster_state:ok and sees the same shards, which cover every
-        slot; every primary answers and every replica's link is up. Pinging the primaries
-        matters: right after a SIGKILL the other nodes still say `ok` until they notice."""
+        """Every live node says cluster_state:ok, sees the same shards (all slots, every live
+        node in one), every primary answers (after a SIGKILL the others say `ok` until they
+        notice) and every replica's link is up."""
         live = self.live_ports()
         views = [self.shards(port) for port in live]
         if not views or any(view != views[0] for view in views):
@@ -207,8 +206,9 @@ class LocalCluster:
         states = {self._field(port, "cluster_state", "CLUSTER", "INFO") for port in live}
         covered = {slot for s in views[0] for a, b in s.slots for slot in range(a, b + 1)}
         links = {self._field(r.port, "master_link_status") for s in views[0] for r in s.replicas}
-        primaries_up = all(ping(s.primary.host, s.primary.port) for s in views[0])
-        return states == {"ok"} and len(covered) == SLOTS and primaries_up and links <= {"up"}
+        placed = {n.port for s in views[0] for n in (s.primary, *s.replicas)}
+        up = all(ping(s.primary.host, s.primary.port) for s in views[0]) and placed == set(live)
+        return up and states == {"ok"} and len(covered) == SLOTS and links <= {"up"}
 
     def wait_healthy(self, timeout: float = 15.0) -> float:
         """Seconds until `is_healthy()`: after a SIGKILL, until the failover is done and agreed."""

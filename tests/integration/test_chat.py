@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import redis as sync_redis
+from redis.asyncio import Redis
 
 from backend.core.keys import Keys
 from tests.conftest import Opener
 from tests.processes import Stack
 from tests.wsclient import Client
+
+pytestmark = pytest.mark.cluster
 
 
 @pytest.fixture
@@ -201,7 +203,7 @@ async def test_markup_travels_as_data(stack: Stack, ws: Opener) -> None:
 
 
 async def test_a_member_swept_out_by_mistake_comes_back(
-    webs: tuple[str, str], ws: Opener, redis_url: str
+    webs: tuple[str, str], ws: Opener, redis: Redis
 ) -> None:
     a, b = webs
     alice, bob = await ws(a), await ws(b)
@@ -211,11 +213,9 @@ async def test_a_member_swept_out_by_mistake_comes_back(
     # As if bob's web process had stalled and another process's sweep had dropped him.
     room = Keys("courier:").room("lobby")
     before = len(alice.events)
-    client = sync_redis.Redis.from_url(redis_url)
-    client.zrem(room.presence, bob.session)
-    client.hdel(room.members, bob.session)
-    client.hdel(room.names, "bob")
-    client.close()
+    await redis.zrem(room.presence, bob.session)
+    await redis.hdel(room.members, bob.session)
+    await redis.hdel(room.names, "bob")
     back = {"type": "joined", "name": "bob"}
     await alice.until(lambda e: e in alice.events[before:] and back.items() <= e.items())
     assert roster(alice) == ["alice", "bob"]

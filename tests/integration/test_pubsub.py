@@ -12,6 +12,8 @@ import pytest
 from tests.conftest import Opener
 from tests.processes import Stack, start_test_redis, wait_until
 
+pytestmark = pytest.mark.cluster
+
 
 def subscribers_up(base: str, count: int) -> bool:
     with urllib.request.urlopen(base + "/api/status", timeout=3) as response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from redis.asyncio import Redis
 
 from backend.core.deliveries import Deliveries
@@ -11,6 +12,8 @@ from backend.core.keys import Keys
 from backend.core.queue import GROUP, JobQueue
 from backend.procs.worker import Worker
 from backend.settings import Settings
+
+pytestmark = pytest.mark.cluster
 
 
 async def run_burst(settings: Settings) -> Worker:

@@ -13,6 +13,8 @@ from tests.conftest import Opener
 from tests.processes import Stack, http_json, wait_until
 from tests.wsclient import Client
 
+pytestmark = pytest.mark.cluster
+
 FAST = {
     "visibility_timeout": "1",
     "retry_backoff": "0.05",

@@ -39,9 +39,10 @@ def key_per_primary(cluster: LocalCluster, client: RedisCluster) -> dict[Node, s
 
 
 def test_cluster_has_three_primaries_with_a_replica_each(redis_cluster: LocalCluster) -> None:
+    redis_cluster.wait_healthy()  # the session's cluster: a test before may have killed a node
     shards = redis_cluster.shards()
     assert len(shards) == 3
-    assert all(len(shard.replicas) == 1 for shard in shards)
+    assert all(len(shard.replicas) == 1 for shard in shards), shards
     assert len(redis_cluster.primaries()) == 3
     assert len(redis_cluster.replicas()) == 3
     nodes = {*redis_cluster.primaries(), *redis_cluster.replicas()}

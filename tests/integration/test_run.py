@@ -135,3 +135,10 @@ def test_no_redis_binary_is_a_clear_error(tmp_path: Path) -> None:
     output = run.output()
     assert "no redis-server binary was found" in output
     assert "COURIER_REDIS_URL" in output
+
+
+def test_a_cluster_without_a_url_is_a_clear_error(tmp_path: Path) -> None:
+    run = start_run(tmp_path, free_port(), COURIER_REDIS_CLUSTER="true")
+    assert run.process is not None
+    assert run.process.wait(20) == 1
+    assert "COURIER_REDIS_CLUSTER=true needs COURIER_REDIS_URL" in run.output()
