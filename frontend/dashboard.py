@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse
 from redis.exceptions import RedisError
 
 from backend.core.browse import task_counts, totals
-from backend.core.stats import read_samples, read_status, redis_facts
+from backend.core.stats import read_samples, read_status
+from backend.core.topology import read_topology
 from backend.web.deps import AppState, app_state
 from backend.web.ws import accept_if_allowed
 from frontend.charts import Series, chart
@@ -28,7 +29,7 @@ async def dashboard_context(state: AppState) -> dict[str, object]:
     status = await read_status(redis, keys, state["settings"].heartbeat_timeout)
     try:
         samples = await read_samples(redis, keys)
-        facts = await redis_facts(redis)
+        facts = await read_topology(redis)
         counts = await task_counts(redis, keys)
     except RedisError:
         samples, facts, counts = [], None, []

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import statistics
 import time
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -21,11 +21,14 @@ from backend.core.consumers import Consumer, ConsumerKind, list_consumers
 from backend.core.keys import Keys
 from backend.core.loops import every
 from backend.core.queue import queue_depth
+from backend.core.topology import redis_shape
 
 
 class SystemStatus(BaseModel):
     redis_ok: bool
     redis_error: str | None = None
+    redis_mode: Literal["single", "cluster"] = "single"
+    redis_primaries: int = Field(default=1, description="Primaries serving Courier's keys")
     workers: list[Consumer] = []
     subscribers: list[Consumer] = []
     depth: int = 0
@@ -42,16 +45,18 @@ class SystemStatus(BaseModel):
 
 async def read_status(redis: Redis, keys: Keys, heartbeat_timeout: float) -> SystemStatus:
     error = await check_redis(redis)
+    shape = redis_shape(redis)
     if error is not None:
-        return SystemStatus(redis_ok=False, redis_error=error)
+        return SystemStatus(redis_ok=False, redis_error=error, **shape)
     try:
         workers = await list_consumers(redis, keys, ConsumerKind.WORKER, heartbeat_timeout)
         subscribers = await list_consumers(redis, keys, ConsumerKind.SUBSCRIBER, heartbeat_timeout)
         depth, in_flight = await queue_depth(redis, keys)
     except RedisError as exc:
-        return SystemStatus(redis_ok=False, redis_error=f"Redis error: {exc}")
+        return SystemStatus(redis_ok=False, redis_error=f"Redis error: {exc}", **shape)
     return SystemStatus(
         redis_ok=True,
+        **shape,
         workers=workers,
         subscribers=subscribers,
         depth=depth,
@@ -73,12 +78,6 @@ class Sample(BaseModel):
     rate: float  # jobs/s finished since the previous sample
     p50: float | None  # seconds, jobs finished since the previous sample
     p95: float | None
-
-
-class RedisFacts(BaseModel):
-    version: str
-    used_memory: str
-    connected_clients: int
 
 
 def quantile(values: list[float], q: float) -> float | None:
@@ -150,12 +149,3 @@ class Sampler:
             pipe.ltrim(self.keys.samples, 0, KEEP_SAMPLES - 1)
             await pipe.execute()
         return True
-
-
-async def redis_facts(redis: Redis) -> RedisFacts:
-    info: Any = await redis.info()
-    return RedisFacts(
-        version=str(info.get("redis_version", "?")),
-        used_memory=str(info.get("used_memory_human", "?")),
-        connected_clients=int(info.get("connected_clients", 0)),
-    )

@@ -78,6 +78,11 @@ class Supervisor:
         if self.settings.redis_url:
             say(f"using Redis at {self.settings.redis_url}")
             return self.settings.redis_url
+        if self.settings.redis_cluster:
+            raise SupervisorError(
+                "COURIER_REDIS_CLUSTER=true needs COURIER_REDIS_URL naming a node of the cluster "
+                "(the embedded Redis is a single server)"
+            )
         data_dir = self.settings.data_dir / "redis"
         binary = find_redis_server()
         if binary is None:
