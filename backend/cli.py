@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from backend.settings import Settings, SettingsError, check_redis_url, load_settings
 
@@ -118,6 +119,11 @@ def _add_bench_common(bench: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="use this Redis (keys under a bench-only prefix) instead of starting one",
     )
+    bench.add_argument(
+        "--redis-cluster",
+        action="store_true",
+        help="run on a Redis Cluster: a local 6-node one, or the one --redis-url names a node of",
+    )
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
 
 
@@ -225,20 +231,16 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
     from backend.bench import FanoutBench, QueueBench, run_fanout_bench, run_queue_bench
 
+    common = {
+        "redis_url": args.redis_url,
+        "as_json": args.json,
+        "redis_cluster": args.redis_cluster,
+    }
     if args.bench == "fanout":
-        return run_fanout_bench(
-            FanoutBench(args.members, args.messages, args.redis_url, as_json=args.json)
-        )
-    queue = QueueBench(
-        connections=args.connections,
-        jobs=args.jobs,
-        latency_jobs=args.latency_jobs,
-        workers=args.workers,
-        concurrency=args.concurrency or settings.worker_concurrency,
-        redis_url=args.redis_url,
-        as_json=args.json,
-    )
-    return run_queue_bench(queue)
+        return run_fanout_bench(FanoutBench(args.members, args.messages, **common))
+    concurrency = args.concurrency or settings.worker_concurrency
+    queue = QueueBench(args.connections, args.jobs, args.latency_jobs, args.workers, concurrency)
+    return run_queue_bench(replace(queue, **common))
 
 
 if __name__ == "__main__":

@@ -61,12 +61,14 @@ def ending(event: dict[str, Any]) -> tuple[object, str | None] | None:
 
 
 class Client:
-    """One `/ws` connection that checks every event's `seq` is higher than the last."""
+    """One `/ws` connection that checks every session event's `seq` is higher than the last,
+    and that each room's events never go back in `offset` (a room numbers its own)."""
 
     def __init__(self, socket: ClientConnection, problems: Problems) -> None:
         self.socket = socket
         self.problems = problems
         self.seq = -1
+        self.offsets: dict[str, int] = {}
 
     async def welcome(self) -> str:
         """Waits for `welcome`; returns the WebSocket extensions the server agreed to."""
@@ -81,12 +83,24 @@ class Client:
         event = json.loads(await self.socket.recv())
         if not isinstance(event, dict):
             raise BenchError(f"an event that is not a JSON object: {event!r}")
+        if "seq" not in event and "offset" in event:
+            self._room_event(event)
+            return event
         seq = event.get("seq")
         if isinstance(seq, int) and seq > self.seq:
             self.seq = seq
         else:
             self.problems.add(f"event {event.get('type')!r} has seq {seq!r} after {self.seq}")
         return event
+
+    def _room_event(self, event: dict[str, Any]) -> None:
+        room, offset = str(event.get("room")), event.get("offset")
+        last = self.offsets.get(room, -1)
+        if isinstance(offset, int) and offset >= last:  # history shares the offset it ends at
+            self.offsets[room] = offset
+        else:
+            kind = event.get("type")
+            self.problems.add(f"room event {kind!r} has offset {offset!r} after {last}")
 
     async def send_job(self, ref: int) -> None:
         await self.socket.send(_job_frame(ref))

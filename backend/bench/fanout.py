@@ -112,35 +112,36 @@ def _figures(room: list[Member], sent: Sent, joined: float, cpu: dict[str, float
 
 
 async def join_all(clients: list[Client]) -> None:
-    """Every member joins, then waits for a presence event that lists everyone: a message sent
-    before a member joined would not reach it, and would count as a loss. All join at once: each
-    join tells every member present, so the room fills with M joins and about M²/2 presence
-    events, and only the last join's event lists everyone."""
-    everyone = sorted(member_name(index) for index in range(len(clients)))
+    """Every member joins, then waits until it sees everyone in the room: a message sent before
+    a member joined would not reach it, and would count as a loss. All join at once; each
+    member gets the full list once (`presence`, on its own join) and `joined` for each later
+    one, so filling the room costs about M²/2 small events."""
+    everyone = {member_name(index) for index in range(len(clients))}
     async with task_group() as group:
         for index, client in enumerate(clients):
             group.create_task(_join(client, member_name(index), everyone))
 
 
-async def _join(client: Client, name: str, everyone: list[str]) -> None:
+async def _join(client: Client, name: str, everyone: set[str]) -> None:
     await client.send({"type": "join", "room": ROOM, "name": name})
-    history = False
-    while True:
+    history, present = False, set[str]()
+    while present != everyone:
         event = await client.receive()
         kind = event.get("type")
         if kind == "error":
             detail = f"{event.get('code')}: {event.get('detail')}"
             raise BenchError(f"{name} could not join room {ROOM!r}: {detail}")
+        if event.get("room") != ROOM:
+            continue
         history = history or kind == "history"
-        if kind == "presence" and _lists(event, everyone):
-            break
+        if kind == "presence":
+            present = {str(member) for member in event.get("members") or []}
+        elif kind == "joined":
+            present.add(str(event.get("name")))
+        elif kind == "left":
+            present.discard(str(event.get("name")))
     if not history:
         client.problems.add(f"{name}: no history event after joining")
-
-
-def _lists(event: dict[str, Any], everyone: list[str]) -> bool:
-    members = event.get("members")
-    return event.get("room") == ROOM and isinstance(members, list) and sorted(members) == everyone
 
 
 @dataclass

@@ -21,11 +21,13 @@ class Plan:
     concurrency: int = 16
     redis_url: str | None = None
     settings: Mapping[str, str] = field(default_factory=dict)
+    redis_cluster: bool = False  # a Redis Cluster: its own local one unless given a URL
 
     def describe(self) -> str:
         """The processes as progress names them: `redis-server, 1 web, 1 worker(s)`, or
         `2 web processes` for web processes alone."""
-        redis = "" if self.redis_url else "redis-server, "
+        own = "a 6-node Redis Cluster, " if self.redis_cluster else "redis-server, "
+        redis = "" if self.redis_url else own
         if self.webs > 1 and not self.workers:
             return f"{redis}{self.webs} web processes"
         return f"{redis}{self.webs} web, {self.workers} worker(s)"
@@ -42,16 +44,19 @@ class QueueBench:
     concurrency: int = 16
     redis_url: str | None = None
     as_json: bool = False
+    redis_cluster: bool = False
 
     def plan(self) -> Plan:
-        return Plan(1, self.workers, self.concurrency, self.redis_url)
+        return Plan(
+            1, self.workers, self.concurrency, self.redis_url, redis_cluster=self.redis_cluster
+        )
 
     def command(self) -> str:
         """The command that repeats this run, every value spelled out (password hidden)."""
         argv = ["courier", "bench", "queue", "--connections", str(self.connections)]
         argv += ["--jobs", str(self.jobs), "--latency-jobs", str(self.latency_jobs)]
         argv += ["--workers", str(self.workers), "--concurrency", str(self.concurrency)]
-        return _joined(argv, self.redis_url, self.as_json)
+        return _joined(argv, self.redis_url, self.as_json, self.redis_cluster)
 
 
 @dataclass(frozen=True)
@@ -62,21 +67,24 @@ class FanoutBench:
     messages: int = 500
     redis_url: str | None = None
     as_json: bool = False
+    redis_cluster: bool = False
 
     def plan(self) -> Plan:
         """Two web processes, so a room spans processes as it does behind a load balancer; the
         chat limits are lifted, since one sender sends far faster than a person types."""
         chat = {"COURIER_CHAT_RATE_LIMIT": UNTHROTTLED, "COURIER_CHAT_BURST": UNTHROTTLED}
-        return Plan(webs=2, redis_url=self.redis_url, settings=chat)
+        return Plan(2, 0, redis_url=self.redis_url, settings=chat, redis_cluster=self.redis_cluster)
 
     def command(self) -> str:
         """The command that repeats this run, every value spelled out (password hidden)."""
         argv = ["courier", "bench", "fanout", "--members", str(self.members)]
         argv += ["--messages", str(self.messages)]
-        return _joined(argv, self.redis_url, self.as_json)
+        return _joined(argv, self.redis_url, self.as_json, self.redis_cluster)
 
 
-def _joined(argv: list[str], redis_url: str | None, as_json: bool) -> str:
+def _joined(argv: list[str], redis_url: str | None, as_json: bool, cluster: bool) -> str:
+    if cluster:
+        argv.append("--redis-cluster")
     if redis_url:
         argv += ["--redis-url", hide_password(redis_url)]
     if as_json:

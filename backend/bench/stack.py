@@ -17,10 +17,12 @@ from typing import Any, TypeVar
 
 import redis
 
+from backend.bench.cleanup import forget_keys
 from backend.bench.client import BenchError, say, sigterm_as_interrupt
 from backend.bench.options import TIME_LIMIT, UNTHROTTLED, Plan, hide_password
 from backend.bench.report import Verdict
-from backend.procs.child import Child, role_argv, terminate
+from backend.procs.child import Child, ChildError, role_argv, terminate
+from backend.procs.redis_cluster import LocalCluster, RedisClusterError
 from backend.procs.redis_server import RedisServer, RedisServerError, free_port
 
 START_TIMEOUT = 30.0
@@ -35,6 +37,7 @@ class Stack:
     directory: Path
     prefix: str = field(default_factory=lambda: f"bench-{secrets.token_hex(4)}:")
     redis: RedisServer | None = None
+    cluster: LocalCluster | None = None
     redis_url: str = ""
     base_urls: list[str] = field(default_factory=list)
     children: list[Child] = field(default_factory=list)
@@ -66,6 +69,13 @@ class Stack:
         return [url.replace("http://", "ws://", 1) + "/ws" for url in self.base_urls]
 
     def _start_redis(self) -> str:
+        if self.plan.redis_cluster:
+            self.cluster = LocalCluster(self.directory / "redis-cluster")
+            try:
+                self.cluster.start()
+            except (RedisClusterError, ChildError) as exc:
+                raise BenchError(f"could not start a local Redis Cluster: {exc}") from None
+            return self.cluster.url
         self.redis = RedisServer(data_dir=self.directory / "redis", persistent=False)
         try:
             return self.redis.start()
@@ -96,6 +106,8 @@ class Stack:
             COURIER_RATE_LIMIT=UNTHROTTLED,  # messages/s per socket
             PYTHONUNBUFFERED="1",
         )
+        if self.plan.redis_cluster:
+            env["COURIER_REDIS_CLUSTER"] = "true"
         env.update(self.plan.settings)
         return env
 
@@ -124,6 +136,11 @@ class Stack:
         pids = {c.name: c.pid for c in self.children if c.process is not None}
         if self.redis is not None and self.redis.process is not None:
             pids["redis-server"] = self.redis.process.pid
+        if self.cluster is not None:
+            primaries = {node.port for node in self.cluster.primaries()}
+            for port, child in self.cluster.children.items():
+                if port in primaries and child.process is not None:
+                    pids[f"redis-{port}"] = child.process.pid
         return pids
 
     def redis_version(self) -> str:
@@ -134,7 +151,10 @@ class Stack:
             version = f"? ({exc})"
         finally:
             client.close()
-        where = "own, non-persistent" if self.redis is not None else "given by --redis-url"
+        owned = self.redis is not None or self.cluster is not None
+        where = "own, non-persistent" if owned else "given by --redis-url"
+        if self.plan.redis_cluster:
+            return f"Redis Cluster {version} ({where})"
         return f"redis-server {version} ({where})"
 
     def stop(self) -> None:
@@ -143,8 +163,10 @@ class Stack:
         terminate([c for c in self.children if not c.name.startswith("web")], STOP_GRACE)
         if self.redis is not None:
             self.redis.stop(timeout=STOP_GRACE)
+        elif self.cluster is not None:
+            self.cluster.stop(STOP_GRACE)
         elif self.redis_url:
-            _forget_keys(self.redis_url, self.prefix)
+            forget_keys(self.redis_url, self.prefix, self.plan.redis_cluster)
 
 
 def _free_ports(count: int) -> list[int]:
@@ -169,29 +191,6 @@ def _reachable(url: str | None) -> str | None:
     finally:
         client.close()
     return url
-
-
-def _forget_keys(url: str, prefix: str) -> None:
-    """Removes the bench's keys from a Redis the bench does not own."""
-    client = redis.Redis.from_url(url, socket_timeout=5)
-    try:
-        _unlink_matching(client, f"{prefix}*")
-    except redis.RedisError as exc:
-        say(f"could not remove the keys under {prefix!r}: {exc}")
-    finally:
-        client.close()
-
-
-def _unlink_matching(client: redis.Redis, pattern: str) -> None:
-    """In batches of 1000, so neither the client nor Redis holds every key at once."""
-    batch: list[bytes] = []
-    for key in client.scan_iter(match=pattern, count=1000):
-        batch.append(key)
-        if len(batch) == 1000:
-            client.unlink(*batch)
-            batch.clear()
-    if batch:
-        client.unlink(*batch)
 
 
 def _get_json(url: str) -> Any:
