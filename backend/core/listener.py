@@ -77,18 +77,20 @@ class ChannelListener:
             await self._refresh_topology()
 
     async def subscribe(self, channel: str, sharded: bool = True, within: float = 5.0) -> None:
-        """Adds a channel and returns once Redis confirmed it (or it will be, on reconnect)."""
+        """Adds a channel and returns once Redis confirmed it (or it will be, on reconnect).
+        A second caller for the same channel waits for the same confirmation."""
         chosen = self.shard_channels if sharded else self.channels
-        if channel in chosen:
-            return
-        chosen.add(channel)
         async with asyncio.timeout(within):
+            if channel not in chosen:
+                chosen.add(channel)
+                if self.subscribed.is_set():
+                    self._expect(channel)
+                    await self._send_subscribe(channel, sharded)
             if not self.subscribed.is_set():
                 await self.subscribed.wait()  # the (re)connect subscribes it with the rest
-                return
-            waiting = self._expect(channel)
-            await self._send_subscribe(channel, sharded)
-            await waiting
+            waiting = self._waiting.get(channel)
+            if waiting is not None:
+                await asyncio.shield(waiting)
 
     async def unsubscribe(self, channel: str, sharded: bool = True) -> None:
         (self.shard_channels if sharded else self.channels).discard(channel)

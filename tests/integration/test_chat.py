@@ -62,6 +62,17 @@ async def test_join_gives_history_and_everyone_presence(webs: tuple[str, str], w
     await presence(alice, ["alice", "bob"])
 
 
+async def test_members_joining_at_once_all_see_everyone(webs: tuple[str, str], ws: Opener) -> None:
+    """Joins racing on one web process: the later ones must not start before the room's
+    subscription, which the first one asked for, is confirmed, or they miss `joined` events."""
+    clients = [await ws(webs[index % 2]) for index in range(12)]
+    names = sorted(f"m{index:02}" for index in range(12))
+    for client, name in zip(clients, names, strict=True):
+        await client.send({"type": "join", "room": "rush", "name": name})
+    for client in clients:
+        await presence(client, names, "rush")
+
+
 async def test_chat_reaches_every_member_on_every_web_process(
     webs: tuple[str, str], ws: Opener
 ) -> None:
