@@ -111,9 +111,9 @@ class HtmlChatTransport:
         if event["type"] == "presence":
             self.members = set(event["members"])
         elif event["type"] == "joined":
-            self.members.add(str(event["name"]))
+            self.members.update(str(name) for name in event["names"])
         else:
-            self.members.discard(str(event["name"]))
+            self.members.difference_update(str(name) for name in event["names"])
         return sorted(self.members)
 
     async def _refuse(self) -> None:

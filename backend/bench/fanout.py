@@ -114,8 +114,8 @@ def _figures(room: list[Member], sent: Sent, joined: float, cpu: dict[str, float
 async def join_all(clients: list[Client]) -> None:
     """Every member joins, then waits until it sees everyone in the room: a message sent before
     a member joined would not reach it, and would count as a loss. All join at once; each
-    member gets the full list once (`presence`, on its own join) and `joined` for each later
-    one, so filling the room costs about M²/2 small events."""
+    member gets the full list once (`presence`, on its own join), then `joined` events naming
+    the later ones (one event for all those a web process heard of within 20 ms)."""
     everyone = {member_name(index) for index in range(len(clients))}
     async with task_group() as group:
         for index, client in enumerate(clients):
@@ -137,9 +137,9 @@ async def _join(client: Client, name: str, everyone: set[str]) -> None:
         if kind == "presence":
             present = {str(member) for member in event.get("members") or []}
         elif kind == "joined":
-            present.add(str(event.get("name")))
+            present.update(str(name) for name in event.get("names") or [])
         elif kind == "left":
-            present.discard(str(event.get("name")))
+            present.difference_update(str(name) for name in event.get("names") or [])
     if not history:
         client.problems.add(f"{name}: no history event after joining")
 

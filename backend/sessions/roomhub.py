@@ -21,6 +21,7 @@ from backend.core.events import encode
 from backend.core.listener import ChannelListener
 from backend.core.loops import every
 from backend.core.rooms import Joined, Rooms, message_id, offset_of
+from backend.sessions.presence import PRESENCE_BATCH, Change, change_of, told
 
 log = logging.getLogger("courier.rooms")
 
@@ -49,6 +50,8 @@ class RoomHub:
         self.by_channel: dict[str, str] = {}
         self.mine: dict[str, tuple[str, object]] = {}  # message id -> (sender session, ref)
         self.touched: dict[str, float] = {}
+        self.gathered: dict[str, list[Change]] = {}  # room -> presence changes not yet told
+        self.flushes: dict[str, asyncio.TimerHandle] = {}
 
     def is_room_channel(self, channel: str) -> bool:
         return channel in self.by_channel
@@ -90,6 +93,7 @@ class RoomHub:
     async def leave(self, room: str, session: str) -> bool:
         """The leaver is told too, in order (whichever way its `left` comes first)."""
         left = await self.rooms.leave(room, session)
+        self._flush(room)  # what was gathered comes before the leaver's own `left`
         member = self.members.get(room, {}).get(session)
         if left is not None and member is not None and member.seen >= 0:
             self._give(member, left, offset_of(left))
@@ -121,6 +125,7 @@ class RoomHub:
         members.pop(session, None)
         if not members:
             del self.members[room]
+            self._flush(room)  # to nobody: drops what was gathered, and its timer
             channel = self.rooms.channel(room)
             self.by_channel.pop(channel, None)
             task = asyncio.ensure_future(self.listener.unsubscribe(channel, self.sharded))
@@ -131,8 +136,13 @@ class RoomHub:
     def deliver(self, channel: str, event: str) -> None:
         room = self.by_channel.get(channel)
         members = self.members.get(room) if room else None
-        if not members:
+        if not members or room is None:
             return
+        change = change_of(event)
+        if change is not None:
+            self._gather(room, change)
+            return
+        self._flush(room)  # presence first: the room's order holds
         offset = offset_of(event)
         message = message_id(event)
         sender, ref = self.mine.pop(message, ("", None)) if message else ("", None)
@@ -141,6 +151,30 @@ class RoomHub:
                 own = f'{event[:-1]},"mine":true,"ref":{json.dumps(ref)}}}'
                 self._give(member, own, offset)
             else:
+                self._give(member, event, offset)
+
+    def _gather(self, room: str, change: Change) -> None:
+        self.gathered.setdefault(room, []).append(change)
+        if room not in self.flushes:
+            loop = asyncio.get_running_loop()
+            self.flushes[room] = loop.call_later(PRESENCE_BATCH, self._flush, room)
+
+    def _flush(self, room: str) -> None:
+        """Tells the gathered changes: members that joined before all of them (nearly all)
+        share one set of events; one that joined among them is told only the later ones."""
+        timer, changes = self.flushes.pop(room, None), self.gathered.pop(room, None)
+        if timer is not None:
+            timer.cancel()
+        if not changes:
+            return
+        shared = told(room, changes)
+        for member in self.members.get(room, {}).values():
+            if member.seen < 0:  # its join is on the way: sorted out when it is answered
+                member.waiting.extend(change.event for change in changes)
+                continue
+            later = [c for c in changes if c.offset > member.seen]
+            events = shared if len(later) == len(changes) else told(room, later)
+            for event, offset in events:
                 self._give(member, event, offset)
 
     def _give(self, member: Member, event: str, offset: int) -> None:

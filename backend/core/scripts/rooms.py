@@ -29,7 +29,7 @@ end
 
 local function offset() return tonumber(redis.call('HGET', META, 'offset') or '0') end
 
--- body: a JSON object without the room fields, e.g. {"type":"left","name":"ann"}
+-- body: a JSON object without the room fields, e.g. {"type":"left","names":["ann"]}
 local function publish(body)
   local ep = epoch()
   local at = redis.call('HINCRBY', META, 'offset', 1)
@@ -41,7 +41,7 @@ local function publish(body)
 end
 
 local function person(kind, name)
-  return '{"type":"' .. kind .. '","name":' .. cjson.encode(name) .. '}'
+  return '{"type":"' .. kind .. '","names":[' .. cjson.encode(name) .. ']}'
 end
 
 local function drop(session)

@@ -56,7 +56,7 @@ async def test_chat_room_join_chat_leave(services: Services, connect: Connect) -
     assert (chat["mine"], chat["ref"]) == (True, "m1")
     assert "seq" not in chat, "room events are numbered by their room"
     left = await client.ask({"type": "leave", "room": "lobby"})
-    assert left == {**room, "offset": 3, "type": "left", "name": "alice"}
+    assert left == {**room, "offset": 3, "type": "left", "names": ["alice"]}
     for message, code in [
         ({"type": "leave", "room": "lobby", "ref": "x"}, "not_in_room"),
         ({"type": "chat", "room": "lobby", "text": "hi", "ref": "x"}, "not_in_room"),

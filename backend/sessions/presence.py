@@ -1,0 +1,56 @@
+"""Presence changes of a room, gathered for a moment and told as one event per run.
+
+When many members join at once (a class opening a room, a reconnect storm), telling each member
+of each join one by one costs M²/2 events. Changes that reach a web process within
+`PRESENCE_BATCH` seconds of each other go out together instead: one `joined` (or `left`) event
+naming every member of a run, with the offset of the run's last change. A chat message flushes
+what is gathered first, so the room's order holds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from backend.core.events import encode
+
+PRESENCE_BATCH = 0.02  # seconds changes are gathered before they are told
+KINDS = ('"type":"joined"', '"type":"left"')
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # joined | left
+    names: list[str]
+    offset: int
+    epoch: str
+    event: str  # as published
+
+
+def change_of(event: str) -> Change | None:
+    """The presence change a room event holds, or None for any other event."""
+    head = event[:160]  # the type comes before any name, in the fixed prefix the script writes
+    if not any(kind in head for kind in KINDS):
+        return None
+    data = json.loads(event)
+    return Change(data["type"], list(data["names"]), data["offset"], data["epoch"], event)
+
+
+def told(room: str, changes: list[Change]) -> list[tuple[str, int]]:
+    """The events that tell `changes`, one per run of the same kind: (event, its offset)."""
+    runs: list[list[Change]] = []
+    for change in changes:
+        if runs and (runs[-1][0].kind, runs[-1][0].epoch) == (change.kind, change.epoch):
+            runs[-1].append(change)
+        else:
+            runs.append([change])
+    return [_one(room, run) for run in runs]
+
+
+def _one(room: str, run: list[Change]) -> tuple[str, int]:
+    if len(run) == 1:
+        return run[0].event, run[0].offset
+    last = run[-1]
+    names = [name for change in run for name in change.names]
+    body = {"room": room, "offset": last.offset, "epoch": last.epoch, "type": last.kind}
+    return encode({**body, "names": names}), last.offset
