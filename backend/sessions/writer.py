@@ -46,16 +46,24 @@ class EventWriter:
 
     async def run(self) -> None:
         while True:
-            try:
-                async with asyncio.timeout(GAP_WAIT if self.early else None):
-                    event = await self.outbox.get()
-            except TimeoutError:
-                await self._fill_gap()
-                continue
-            if event.startswith('{"seq":'):
-                await self.write(event)
+            if not self.early:
+                event = await self.outbox.get()
             else:
-                await self.send(event)
+                try:
+                    async with asyncio.timeout(GAP_WAIT):  # only while waiting on a gap: costly
+                        event = await self.outbox.get()
+                except TimeoutError:
+                    await self._fill_gap()
+                    continue
+            await self._out(event)
+            while not self.outbox.empty():  # what queued meanwhile goes out in the same turn
+                await self._out(self.outbox.get_nowait())
+
+    async def _out(self, event: str) -> None:
+        if event.startswith('{"seq":'):
+            await self.write(event)
+        else:
+            await self.send(event)
 
     async def write(self, event: str) -> None:
         """A session event: sent now if it is the next one, held if it came early."""

@@ -1,4 +1,5 @@
-"""uvicorn's WebSocket protocol, with a graceful close after a refused frame.
+"""uvicorn's WebSocket protocol, with a graceful close after a refused frame, and the frames of
+one event-loop turn leaving in one write.
 
 When a frame breaks the protocol (over the 64 KiB limit, say), uvicorn sends the close frame
 (1009 for a frame too big) and closes the TCP connection at once. The client is usually still
@@ -6,9 +7,18 @@ sending that frame; unread bytes in a closed socket make the kernel answer with 
 reset can destroy the close frame before the client reads it. So here the server half-closes
 instead, reads and drops what the client still sends, and closes once the client has closed too
 (or after a few seconds, or a bounded number of bytes, for a client that never stops).
+
+uvicorn writes each frame to the socket at once: one system call per event, which is most of a
+web process's CPU when a room fans out. A session's writer sends every event it has queued in
+one go, so writes made in the same loop turn are joined and sent together at its end (in order,
+pings and closes included): the same bytes, in far fewer system calls, a loop turn later.
 """
 
 from __future__ import annotations
+
+import asyncio
+from asyncio import BaseTransport, Transport
+from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
@@ -16,9 +26,49 @@ DRAIN_SECONDS = 5.0
 DRAIN_BYTES = 64 * 1024 * 1024
 
 
+class CoalescingTransport:
+    """A transport whose writes in one loop turn leave as one write at its end."""
+
+    def __init__(self, transport: Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self.transport = transport
+        self.loop = loop
+        self.pending: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self.pending:
+            self.loop.call_soon(self.flush)
+        self.pending.append(bytes(data))
+
+    def flush(self) -> None:
+        if self.pending:
+            data = b"".join(self.pending)
+            self.pending.clear()
+            if not self.transport.is_closing():
+                self.transport.write(data)
+
+    def write_eof(self) -> None:
+        self.flush()
+        self.transport.write_eof()
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def abort(self) -> None:
+        self.pending.clear()
+        self.transport.abort()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
 class GracefulWebSocketProtocol(WebSocketsSansIOProtocol):
     draining = False
     drained = 0
+
+    def connection_made(self, transport: BaseTransport) -> None:
+        coalescing = CoalescingTransport(transport, self.loop)  # type: ignore[arg-type]
+        super().connection_made(coalescing)  # type: ignore[arg-type]
 
     def handle_parser_exception(self) -> None:
         close = self.conn.close_sent
