@@ -88,7 +88,7 @@ class FanoutReport(_Findings):
             f"courier bench fanout, {self.date}",
             f"  command     {self.command}",
             f"  processes   {layout.web} web, no workers, {layout.redis}",
-            *_machine_lines(layout),
+            *_machine_lines(layout, "this process (the sender and half the members) and a helper"),
             "",
             *_room_lines(figures, layout.web),
             *_fanout_lines(figures),
@@ -97,7 +97,7 @@ class FanoutReport(_Findings):
         ]
         ok = (
             "every member got every message exactly once, all in the same order,"
-            " events in seq order"
+            " events in seq (room events in offset) order"
         )
         lines += _verdict_lines(self.problem_count, self.problems, ok)
         return "\n".join(lines)
@@ -114,10 +114,10 @@ def _header_lines(report: Report) -> list[str]:
     ]
 
 
-def _machine_lines(layout: Layout) -> list[str]:
+def _machine_lines(layout: Layout, client: str = "this process") -> list[str]:
     return [
         f"  machine     {layout.cpus} CPUs, Python {layout.python}, {layout.platform}",
-        f"  client      this process, {layout.client_loop}, WebSocket extensions: "
+        f"  client      {client}, {layout.client_loop}, WebSocket extensions: "
         f"{layout.websocket_extensions}",
     ]
 

@@ -146,11 +146,11 @@ class RoomHub:
         offset = offset_of(event)
         message = message_id(event)
         sender, ref = self.mine.pop(message, ("", None)) if message else ("", None)
-        for session, member in members.items():
-            if session == sender:
-                own = f'{event[:-1]},"mine":true,"ref":{json.dumps(ref)}}}'
-                self._give(member, own, offset)
-            else:
+        own = members.get(sender) if sender else None
+        if own is not None:  # first: the sender hears soonest that its message went out
+            self._give(own, f'{event[:-1]},"mine":true,"ref":{json.dumps(ref)}}}', offset)
+        for member in members.values():
+            if member is not own:
                 self._give(member, event, offset)
 
     def _gather(self, room: str, change: Change) -> None:

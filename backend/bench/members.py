@@ -1,0 +1,133 @@
+"""A fan-out bench member: joining the room, then reading every message, in whichever client
+process holds it. A message is known by its text, `<ref> <send time>` (only the sender's own
+copy carries a `ref`), so a member in another process can check it and time it by itself."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from backend.bench.client import BenchError, Client, task_group
+
+ROOM = "bench"
+
+
+def member_name(index: int) -> str:
+    return f"m{index}"
+
+
+SENDER = member_name(0)
+
+
+@dataclass
+class Received:
+    """What one member got, in order: the refs, how long each took, and when the last came."""
+
+    name: str
+    refs: list[int] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    last: float = 0.0  # perf_counter(), the same clock in every process on the machine
+
+
+class Member:
+    """Reads until it has every message. `texts` is shared by the members of one process: the
+    first text seen for each ref, so every member must have got the same one."""
+
+    def __init__(self, name: str, client: Client, messages: int, texts: dict[int, str]) -> None:
+        self.received = Received(name)
+        self.client = client
+        self.messages = messages
+        self.texts = texts
+        self.window: asyncio.Semaphore | None = None  # the sender's: its copies free slots
+        self.back = 0  # the sender's copies that came back
+
+    @property
+    def name(self) -> str:
+        return self.received.name
+
+    async def receive_all(self) -> None:
+        while len(self.received.refs) < self.messages:
+            event = await self.client.receive()
+            arrived = time.perf_counter()
+            if event.get("type") == "chat":
+                self._chat(event, arrived)
+            else:
+                self._other(event)
+
+    def _chat(self, event: dict[str, Any], arrived: float) -> None:
+        sent = self._sent(event)
+        if sent is None:
+            self.client.problems.add(f"{self.name}: a chat event that was not sent: {event!r}")
+            return
+        ref, when = sent
+        self.received.refs.append(ref)
+        self.received.latencies.append(arrived - when)
+        self.received.last = arrived
+        if self.window is not None:
+            self._own(event, ref)
+        elif "mine" in event or "ref" in event:
+            self.client.problems.add(f"{self.name}: got the sender's own copy: {event!r}")
+
+    def _sent(self, event: dict[str, Any]) -> tuple[int, float] | None:
+        """(ref, send time) of a chat event m0 sent to this room, else None."""
+        text = event.get("text")
+        if not isinstance(text, str) or event.get("name") != SENDER or event.get("room") != ROOM:
+            return None
+        head, _, when = text.partition(" ")
+        if not head.isdigit() or not 0 <= int(head) < self.messages:
+            return None
+        ref = int(head)
+        if self.texts.setdefault(ref, text) != text:
+            return None
+        try:
+            return ref, float(when)
+        except ValueError:
+            return None
+
+    def _own(self, event: dict[str, Any], ref: int) -> None:
+        """The sender's copy frees a window slot, whatever else is wrong with it."""
+        assert self.window is not None
+        self.back += 1
+        self.window.release()
+        if event.get("mine") is not True or event.get("ref") != ref:
+            self.client.problems.add(f"{self.name}: own copy without mine/ref {ref}: {event!r}")
+
+    def _other(self, event: dict[str, Any]) -> None:
+        """Nothing but chat is expected; an error for a send still frees its window slot."""
+        self.client.problems.add(f"{self.name}: unexpected {event!r}")
+        if self.window is not None and event.get("type") == "error":
+            self.window.release()
+
+
+async def join_all(clients: list[Client], names: list[str], everyone: set[str]) -> None:
+    """Each client joins as its name, then waits until it sees everyone in the room: a message
+    sent before a member joined would not reach it, and would count as a loss. Each member gets
+    the full list once (`presence`, on its own join), then `joined` events naming the later
+    ones (one event for all those a web process heard of within 20 ms)."""
+    async with task_group() as group:
+        for client, name in zip(clients, names, strict=True):
+            group.create_task(_join(client, name, everyone))
+
+
+async def _join(client: Client, name: str, everyone: set[str]) -> None:
+    await client.send({"type": "join", "room": ROOM, "name": name})
+    history, present = False, set[str]()
+    while present != everyone:
+        event = await client.receive()
+        kind = event.get("type")
+        if kind == "error":
+            detail = f"{event.get('code')}: {event.get('detail')}"
+            raise BenchError(f"{name} could not join room {ROOM!r}: {detail}")
+        if event.get("room") != ROOM:
+            continue
+        history = history or kind == "history"
+        if kind == "presence":
+            present = {str(member) for member in event.get("members") or []}
+        elif kind == "joined":
+            present.update(str(name) for name in event.get("names") or [])
+        elif kind == "left":
+            present.difference_update(str(name) for name in event.get("names") or [])
+    if not history:
+        client.problems.add(f"{name}: no history event after joining")
