@@ -18,6 +18,7 @@ def test_dashboard_shows_redis_consumers_and_live_charts(
     page.goto("/dashboard")
     expect(page.get_by_role("status").get_by_text("Live", exact=True)).to_be_visible()
     expect(page.get_by_test_id("redis-version")).to_have_text("7.0.15")
+    expect(page.get_by_test_id("redis-topology")).to_have_text("One server")
     consumers = page.get_by_role("table", name="Consumers")
     expect(consumers.get_by_role("row").filter(has_text=f":{worker.pid}")).to_contain_text("idle")
     throughput_chart = page.get_by_role("figure", name="Throughput")

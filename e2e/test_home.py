@@ -16,6 +16,7 @@ def test_status_is_live_and_a_stopped_worker_goes_gone(page: Page, e2e_stack: St
     expect(page.get_by_role("status").get_by_text("Live", exact=True)).to_be_visible()
     status = page.get_by_role("region", name="System status")
     expect(status.get_by_test_id("redis-state")).to_contain_text("up")
+    expect(status.get_by_test_id("redis-mode")).to_have_text("one server")
     chip = (
         page.get_by_role("list", name="Workers")
         .get_by_role("listitem")

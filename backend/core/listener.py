@@ -19,6 +19,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from backend.core.connection import is_cluster
@@ -161,7 +162,10 @@ class ChannelListener:
                 message = await link.get_message(timeout=None)
                 if message is not None:
                     self._handle(message)
-        except (RedisError, OSError) as exc:
+        except Exception as exc:  # whatever broke the link (uvloop raises RuntimeError), rebuild
+            if not isinstance(exc, (RedisError, OSError)):
+                log.warning("pub/sub link failed: %r", exc)
+                exc = RedisConnectionError(f"pub/sub link failed: {exc!r}")
             if self._broken is not None and not self._broken.done():
                 self._broken.set_result(exc)
 

@@ -20,10 +20,12 @@ from backend.core.browse import load_jobs
 from backend.core.events import SessionEvents, Turn
 from backend.core.jobs import Job, JobStatus
 from backend.core.keys import Keys
+from backend.core.scripts import deliveries as delivery_scripts
 from backend.core.scripts import queue as scripts
 from backend.settings import Settings
 
 GROUP = "workers"
+HOLD_SECONDS = 5.0  # a new job waits at most this long for its `accepted` to be told
 
 log = logging.getLogger("courier.queue")
 
@@ -58,6 +60,7 @@ class JobQueue:
         self._enqueue = script(scripts.ENQUEUE)
         self._cancel = script(scripts.CANCEL)
         self._revive = script(scripts.REVIVE)
+        self._promote = script(delivery_scripts.PROMOTE)
 
     async def enqueue(
         self,
@@ -71,16 +74,24 @@ class JobQueue:
     ) -> str:
         """Stores the job and queues it, then tells the session `accepted`; returns its id.
 
-        Two steps in two hash slots (the queue's, then the session's). Should this process die
-        between them, the job still runs, and the first event a worker sends for it carries
-        the `accepted` first (see `scripts.sessions.EMIT_JOB`)."""
+        Two steps in two hash slots (the queue's, then the session's). A job sent over a socket
+        is held until its `accepted` is told, so the replies keep the order of the messages.
+        Should this process die in between, the job is queued when the hold ends, and the
+        first event a worker sends for it carries the `accepted` first (`EMIT_JOB`)."""
         job_id = uuid.uuid4().hex
         fields = self._new_job(job_id, task, text, args, session=session, ref=ref)
         pairs = [item for pair in fields.items() for item in pair]
         keys = [self.keys.job(job_id), self.keys.stream, self.keys.stats, self.keys.job_index]
-        await self._store(job_id, [*keys, *self.keys.job_tail], [job_id, *pairs])
+        # Held while earlier messages of the session may still be unanswered: a worker that
+        # took the job at once would tell its `accepted` ahead of their replies.
+        hold = "" if turn is None else time.time() + HOLD_SECONDS
+        keys = [*keys, self.keys.delayed, *self.keys.job_tail]
+        await self._store(job_id, keys, [job_id, hold, *pairs])
         telling = self.events.emit_job(session, job_id, 0, job_events.accepted(job_id, ref))
         await (turn.send(telling) if turn is not None else telling)
+        if turn is not None:
+            promote = [self.keys.delayed, self.keys.stream, self.keys.job(job_id)]
+            await self._promote(keys=[*promote, *self.keys.job_tail], args=[job_id])
         return job_id
 
     async def _store(self, job_id: str, keys: list[str], args: list[str | int | float]) -> None:

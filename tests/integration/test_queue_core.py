@@ -8,6 +8,7 @@ import pytest
 from redis.asyncio import Redis
 
 from backend.core.deliveries import Deliveries
+from backend.core.events import Turn
 from backend.core.keys import Keys
 from backend.core.queue import GROUP, JobQueue
 from backend.procs.worker import Worker
@@ -45,8 +46,9 @@ async def test_enqueue_twice_with_the_same_id_queues_once(
     job_id = await queue.enqueue("uppercase", "x", {})
     fields = {"id": job_id, "task": "uppercase", "text": "x", "status": "queued"}
     pairs = [item for pair in fields.items() for item in pair]
-    args = [job_id, *pairs]
-    job_keys = [keys.job(job_id), keys.stream, keys.stats, keys.job_index, *keys.job_tail]
+    args = [job_id, "", *pairs]
+    job_keys = [keys.job(job_id), keys.stream, keys.stats, keys.job_index, keys.delayed]
+    job_keys += keys.job_tail
     again = await queue._enqueue(keys=job_keys, args=args)
     assert again == 0
     assert await redis.xlen(keys.stream) == 1
@@ -72,3 +74,37 @@ async def test_take_over_reaches_dead_entries_behind_live_ones(
     assert {d.job_id for d in dead} <= set(rescued), "every dead worker's entry is reached"
     pending = await redis.xpending_range(keys.stream, GROUP, "-", "+", 100, consumername="live")
     assert len(pending) == 30, "live entries stay with their worker"
+
+
+async def test_a_job_sent_over_a_socket_is_held_until_its_accepted_is_told(
+    settings: Settings, redis: Redis, keys: Keys
+) -> None:
+    """Else a worker taking it at once would tell `accepted` ahead of the replies to the
+    session's earlier messages, which are still waiting their turn."""
+    queue = JobQueue(redis, keys, settings)
+    earlier = asyncio.get_running_loop().create_future()  # an earlier message, unanswered
+    sending = asyncio.create_task(
+        queue.enqueue("uppercase", "x", {}, "session-a", "r1", turn=Turn(earlier))
+    )
+    await asyncio.sleep(0.2)
+    assert await redis.xlen(keys.stream) == 0, "no worker may see it yet"
+    assert await redis.zcard(keys.delayed) == 1
+    earlier.set_result(None)
+    job_id = await sending
+    assert await redis.xlen(keys.stream) == 1
+    assert await redis.zcard(keys.delayed) == 0
+    job = await queue.get(job_id)
+    assert job is not None and job.status.value == "queued"
+
+
+async def test_a_held_job_whose_sender_died_is_queued_when_the_hold_ends(
+    settings: Settings, redis: Redis, keys: Keys
+) -> None:
+    queue, deliveries = JobQueue(redis, keys, settings), Deliveries(redis, keys, settings)
+    job_keys = [keys.job("orphan"), keys.stream, keys.stats, keys.job_index, keys.delayed]
+    fields = ["id", "orphan", "task", "uppercase", "text", "x", "status", "queued", "created", 1]
+    await queue._store("orphan", [*job_keys, *keys.job_tail], ["orphan", 1.0, *fields])
+    assert await redis.xlen(keys.stream) == 0
+    assert await deliveries.promote_due() == 1  # the hold (until 1970) is over
+    assert await redis.xlen(keys.stream) == 1
+    assert await redis.hget(keys.job("orphan"), "held") is None

@@ -232,5 +232,5 @@ async def test_replies_keep_the_order_of_messages_sent_back_to_back(ws: Opener, 
         await client.send(frame)
     replies = [await client.until(lambda e, r=f["ref"]: e.get("ref") == r) for f in frames]
     order = [r["seq"] for r in replies]
-    assert order == sorted(order), "replies in the order the messages were sent"
+    assert order == sorted(order), f"replies in the order the messages were sent: {client.events}"
     assert [r["type"] for r in replies[:3]] == ["accepted", "pong", "error"]

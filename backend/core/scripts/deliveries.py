@@ -155,8 +155,8 @@ return 1
 """
 )
 
-# KEYS: delayed, stream, the key of each job id in ARGV, tasks, feed. Moves the retries
-# (found due by the caller) back into the stream; one another worker moved already is skipped.
+# KEYS: delayed, stream, the key of each job id in ARGV, tasks, feed. Moves the retries (found
+# due by the caller) and held new jobs back into the stream; one moved already is skipped.
 PROMOTE = (
     JOBS
     + r"""
@@ -164,8 +164,10 @@ local moved = 0
 for i, id in ipairs(ARGV) do
   if redis.call('ZREM', KEYS[1], id) == 1 then
     local job = KEYS[2 + i]
-    if redis.call('HGET', job, 'status') == 'failed' then
+    local status, held = unpack(redis.call('HMGET', job, 'status', 'held'))
+    if status == 'failed' or (status == 'queued' and held) then
       redis.call('HSET', job, 'status', 'queued')
+      redis.call('HDEL', job, 'held')
       redis.call('XADD', KEYS[2], '*', 'job', id)
       changed(id, 'queued')
       moved = moved + 1

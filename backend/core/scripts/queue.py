@@ -29,7 +29,10 @@ local function finalize(job, dead, now)
 end
 """
 
-# KEYS: job, stream, stats, index, tasks, feed. ARGV: job id, field pairs... Returns 1, or 0 if
+# KEYS: job, stream, stats, index, delayed, tasks, feed. ARGV: job id, hold until (unix time;
+# '' queues it now), field pairs... A held job waits in the delayed set, marked `held`, until its
+# sender has been told `accepted` (then PROMOTE queues it at once) or, should the sender's web
+# process die first, until the hold ends and a worker's PROMOTE queues it. Returns 1, or 0 if
 # the job exists already (a retried call after a lost reply changes nothing).
 ENQUEUE = (
     JOBS
@@ -38,9 +41,14 @@ ENQUEUE = (
 -- expires).
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local fields = {}
-for i = 2, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('XADD', KEYS[2], '*', 'job', ARGV[1])
+if ARGV[2] == '' then
+  redis.call('XADD', KEYS[2], '*', 'job', ARGV[1])
+else
+  redis.call('HSET', KEYS[1], 'held', '1')
+  redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
+end
 redis.call('HINCRBY', KEYS[3], 'enqueued', 1)
 redis.call('ZADD', KEYS[4], redis.call('HGET', KEYS[1], 'created'), ARGV[1])
 changed(ARGV[1], 'queued')
