@@ -81,6 +81,8 @@ class ChannelListener:
         """Adds a channel and returns once Redis confirmed it (or it will be, on reconnect).
         A second caller for the same channel waits for the same confirmation."""
         chosen = self.shard_channels if sharded else self.channels
+        if channel in chosen and channel not in self._waiting and self.subscribed.is_set():
+            return  # confirmed already: the common case, with no timer to set
         async with asyncio.timeout(within):
             if channel not in chosen:
                 chosen.add(channel)

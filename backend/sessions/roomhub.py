@@ -39,6 +39,7 @@ class Member:
     sink: RoomSink
     seen: int = -1  # the last offset given to it; -1 until its join is answered
     waiting: list[str] = field(default_factory=list)  # events that came before that
+    changes: list[list[Change]] = field(default_factory=list)  # presence changes, likewise
 
 
 class RoomHub:
@@ -86,9 +87,15 @@ class RoomHub:
         present = {**state, "type": "presence", "members": joined.names}
         member.sink.deliver_room(encode({**present, "recovered": joined.recovered}))
         member.seen = joined.offset
-        waiting, member.waiting = member.waiting, []
-        for event in waiting:
-            self._give(member, event, offset_of(event))
+        waiting, gathered = member.waiting, member.changes
+        member.waiting, member.changes = [], []
+        came = [(offset_of(event), event) for event in waiting]
+        for changes in gathered:  # each gathering told on its own, as the others got it
+            came += [
+                (o, e) for e, o in told(room, [c for c in changes if c.offset > joined.offset])
+            ]
+        for offset, event in sorted(came, key=lambda pair: pair[0]):
+            self._give(member, event, offset)
 
     async def leave(self, room: str, session: str) -> bool:
         """The leaver is told too, in order (whichever way its `left` comes first)."""
@@ -167,13 +174,15 @@ class RoomHub:
             timer.cancel()
         if not changes:
             return
-        shared = told(room, changes)
+        shared, first = told(room, changes), changes[0].offset
         for member in self.members.get(room, {}).values():
             if member.seen < 0:  # its join is on the way: sorted out when it is answered
-                member.waiting.extend(change.event for change in changes)
+                member.changes.append(changes)
                 continue
-            later = [c for c in changes if c.offset > member.seen]
-            events = shared if len(later) == len(changes) else told(room, later)
+            if member.seen < first:  # joined before all of them: nearly every member
+                events = shared
+            else:
+                events = told(room, [c for c in changes if c.offset > member.seen])
             for event, offset in events:
                 self._give(member, event, offset)
 
