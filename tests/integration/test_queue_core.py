@@ -108,3 +108,25 @@ async def test_a_held_job_whose_sender_died_is_queued_when_the_hold_ends(
     assert await deliveries.promote_due() == 1  # the hold (until 1970) is over
     assert await redis.xlen(keys.stream) == 1
     assert await redis.hget(keys.job("orphan"), "held") is None
+
+
+async def test_a_job_whose_start_was_lost_is_run_again_not_dropped(
+    settings: Settings, redis: Redis, keys: Keys
+) -> None:
+    """A primary that fails over may lose a worker's START (replication is asynchronous) but
+    keep its read: the worker runs the job and finds it still `queued` when it settles. The
+    entry must stay pending, so the job is taken over, not acknowledged and forgotten."""
+    settings = settings.model_copy(update={"visibility_timeout": 0.05})
+    producer, queue = JobQueue(redis, keys, settings), Deliveries(redis, keys, settings)
+    await queue.ensure_group()
+    job_id = await producer.enqueue("uppercase", "lost start", {})
+    [delivery] = await queue.read("w1", 1, 10)
+    [started] = await queue.start([delivery], "w1")
+    assert started is not None
+    await redis.hset(keys.job(job_id), "status", "queued")  # what the new primary has
+    outcome = queue.succeeded(delivery, "w1", started, "LOST START")
+    assert await queue.settle(outcome) == "queued"
+    assert (await redis.xpending(keys.stream, GROUP))["pending"] == 1
+    await asyncio.sleep(0.05)
+    retaken = await queue.reclaim("w2", 10)
+    assert [d.job_id for d in retaken] == [job_id]

@@ -94,6 +94,9 @@ local latencies, histogram = KEYS[6], KEYS[7]
 local entry, group, now, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local outcome, value, due = ARGV[5], ARGV[6], ARGV[7]
 local status = redis.call('HGET', job, 'status')
+-- `queued` under a worker's hands: its START was lost (a primary that failed over before
+-- replicating it). The entry stays pending, so the job is taken over and run again.
+if status == 'queued' then return status end
 redis.call('XACK', stream, group, entry)
 redis.call('XDEL', stream, entry)
 if status ~= 'running' then return status or 'missing' end
