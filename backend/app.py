@@ -73,6 +73,7 @@ def _lifespan(
             yield AppState(settings=settings, keys=keys, redis=redis, services=services)
         finally:
             await cancel_and_wait(background)
+            await services.hub.events.pipeline.aclose()
             await redis.aclose()
 
     return lifespan

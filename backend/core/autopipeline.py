@@ -79,7 +79,7 @@ class ScriptPipeline:
                 pipe.execute_command("WAIT", replicas, wait_ms)
                 reply, acknowledged = await pipe.execute()
         except (RedisError, OSError):
-            await self._forget_node(keys[0])
+            await self._forget_nodes()
             raise
         return reply, int(acknowledged)
 
@@ -90,15 +90,19 @@ class ScriptPipeline:
             self.node_clients[name] = Redis(host=host, port=int(port), decode_responses=True)
         return self.node_clients[name]
 
-    async def _forget_node(self, key: str) -> None:
-        """After a failure on a cluster, the key's primary may have changed."""
+    async def _forget_nodes(self) -> None:
+        """After a failure on a cluster, a key's primary may have changed."""
         if self.cluster is None:
             return
-        for client in self.node_clients.values():
-            await client.aclose()
-        self.node_clients.clear()
+        await self.aclose()
         with contextlib.suppress(RedisError, OSError):
             await self.cluster.nodes_manager.initialize()
+
+    async def aclose(self) -> None:
+        """Closes the per-node clients `run_replicated` opened (none on a single Redis)."""
+        clients, self.node_clients = list(self.node_clients.values()), {}
+        for client in clients:
+            await client.aclose()
 
     async def command(self, *args: Arg) -> Any:
         """A plain command, sent in order with the script calls around it."""
