@@ -23,6 +23,7 @@ from backend.core.browse import JobFilter, browse, load_jobs, task_counts
 from backend.core.jobs import Job
 from backend.sessions.session import Transport
 from backend.web.deps import AppState
+from frontend.job_form import accepted_notice, job_options, parse_args
 from frontend.templating import render_fragment
 
 log = logging.getLogger("courier.console")
@@ -97,7 +98,8 @@ class ConsoleTransport:
             return None
         task, text = str(form.get("task", "uppercase")), str(form.get("text", ""))
         ref = secrets.token_hex(4)
-        return {"type": "send", "task": task, "text": text, "args": args, "ref": ref}
+        message = {"type": "send", "task": task, "text": text, "args": args, "ref": ref}
+        return message | job_options(form)
 
     # From the session --------------------------------------------------------------------------
 
@@ -106,8 +108,9 @@ class ConsoleTransport:
         if event.get("type") == "error":
             await self._notice(str(event.get("detail")), ok=False)
         elif event.get("type") == "accepted":
-            await self._notice(f"Queued job {str(event['id'])[:12]}.", ok=True)
-            self.job_changed(str(event["id"]), "queued")
+            await self._notice(accepted_notice(event), ok=True)
+            if not event.get("duplicate"):  # the first job's row shows it already
+                self.job_changed(str(event["id"]), "queued")
 
     async def close(self, code: int, reason: str) -> None:
         await self.inner.close(code, reason)
@@ -193,16 +196,3 @@ def _fits(where: JobFilter, job: Job) -> bool:
     if where.since is not None and job.created < where.since:
         return False
     return where.matches(job.id, job.status.value, job.task, job.text)
-
-
-def parse_args(raw: str) -> dict[str, Any]:
-    """The Arguments box: empty means no arguments; anything else must be a JSON object."""
-    if not raw.strip():
-        return {}
-    try:
-        args = json.loads(raw)
-    except ValueError as exc:
-        raise ValueError(f"not valid JSON ({exc})") from None
-    if not isinstance(args, dict):
-        raise ValueError('a JSON object, such as {"seconds": 3}')
-    return args

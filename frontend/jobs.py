@@ -18,10 +18,11 @@ from fastapi.responses import HTMLResponse
 from backend.core.browse import JobFilter, browse, task_counts
 from backend.core.jobs import JobStatus
 from backend.sessions.session import Transport
-from backend.web.deps import AppState, KeysDep, QueueDep, RedisDep, RegistryDep
+from backend.web.deps import AppState, KeysDep, QueueDep, RedisDep, RegistryDep, app_state
 from frontend.console import PAGE, ConsoleTransport, ConsoleView
 from frontend.guards import require_same_origin
 from frontend.resume import new_page_session, serve_page_session
+from frontend.scheduled import scheduled_context, serve_scheduled
 from frontend.templating import render_fragment, templates
 
 router = APIRouter(include_in_schema=False)
@@ -117,6 +118,17 @@ async def console(
 async def dead_letters(request: Request, queue: QueueDep) -> HTMLResponse:
     context = {"jobs": await queue.dead_jobs(), "active": "jobs"}
     return templates.TemplateResponse(request, "jobs_dead.html", context)
+
+
+@router.api_route("/jobs/scheduled", methods=["GET", "HEAD"], response_class=HTMLResponse)
+async def scheduled(request: Request) -> HTMLResponse:
+    context = await scheduled_context(app_state(request))
+    return templates.TemplateResponse(request, "jobs_scheduled.html", {**context, "active": "jobs"})
+
+
+@router.websocket("/ui/jobs/scheduled/ws")
+async def scheduled_socket(websocket: WebSocket) -> None:
+    await serve_scheduled(websocket)
 
 
 @router.api_route("/jobs/{job_id}", methods=["GET", "HEAD"], response_class=HTMLResponse)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 from fastapi.templating import Jinja2Templates
@@ -37,6 +38,24 @@ def seconds(value: float) -> str:
     return f"{int(value // 60)} min {int(value % 60)} s"
 
 
+def countdown(left: float) -> str:
+    """Time left for people, as static/js/countdown.js rewrites it every second: "in 42 s",
+    "in 3 min 5 s", "in 2 h 10 min", then "now"."""
+    whole = math.ceil(left)
+    if whole <= 0:
+        return "now"
+    if whole < 60:
+        return f"in {whole} s"
+    if whole < 3600:
+        return f"in {whole // 60} min {whole % 60} s"
+    return f"in {whole // 3600} h {whole % 3600 // 60} min"
+
+
+def limit(value: float) -> str:
+    """A time limit as given: 5 s, 0.5 s, 90 s."""
+    return f"{value:g} s"
+
+
 def run_time(job: Job) -> str:
     """How long the job ran, or has been running so far."""
     if job.started is None:
@@ -51,6 +70,9 @@ templates.env.filters["seconds"] = seconds
 templates.env.filters["run_time"] = run_time
 templates.env.filters["quantity"] = quantity
 templates.env.filters["iso_time"] = iso_time
+templates.env.filters["countdown"] = countdown
+templates.env.filters["limit"] = limit
+templates.env.globals["now"] = time.time
 
 
 def render_fragment(name: str, **context: object) -> str:

@@ -41,6 +41,10 @@ class Job(BaseModel):
     started: float | None = None
     finished: float | None = None
     retry_at: float | None = None
+    priority: int = 5  # 0-9, higher first
+    timeout: float | None = None  # the sender's limit for one attempt, if it gave one
+    run_at: float | None = None  # when a job sent with `delay` or `at` may start
+    limited_until: float | None = None  # while its task's rate limit holds it back
     result: Any = None
     error: str | None = None
     errors: list[AttemptError] = []
@@ -80,11 +84,15 @@ class Job(BaseModel):
             started=_number(row.get("started")),
             finished=_number(row.get("finished")),
             retry_at=_number(row.get("retry_at")) if row["status"] == JobStatus.FAILED else None,
+            priority=int(row.get("priority") or 5),
+            timeout=_number(row.get("timeout")),
+            run_at=_number(row.get("run_at")),
+            limited_until=_number(row.get("limited")),
             result=json.loads(row["result"]) if "result" in row else None,
             error=row.get("error"),
             errors=errors,
             ref=json.loads(row.get("ref") or "null"),
-            owner=row.get("session") or None,
+            owner=(row["owner"] if "owner" in row else row.get("session")) or None,
             runs=int(row.get("runs") or 0),
         )
 

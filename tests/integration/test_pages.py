@@ -23,6 +23,7 @@ PAGES = [
     "/jobs",
     "/jobs?status=dead&q=x&period=1h",
     "/jobs/dead",
+    "/jobs/scheduled",
 ]
 
 

@@ -17,5 +17,14 @@ def test_from_hash_reads_every_field() -> None:
     assert (job.retry_at, job.ref, job.result, job.duration) == (9.0, "r1", None, None)
 
 
+def test_from_hash_reads_the_options() -> None:
+    row = {"id": "j", "task": "t", "text": "", "status": "queued", "created": "1.0"}
+    assert (Job.from_hash(row).priority, Job.from_hash(row).timeout) == (5, None)
+    job = Job.from_hash(
+        row | {"priority": "8", "timeout": "2.5", "run_at": "9.0", "limited": "7.5"}
+    )
+    assert (job.priority, job.timeout, job.run_at, job.limited_until) == (8, 2.5, 9.0, 7.5)
+
+
 def test_final_statuses() -> None:
     assert {s for s in JobStatus if s.is_final} == {"succeeded", "dead", "cancelled"}
