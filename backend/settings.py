@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(
         default=16, ge=1, le=1024, description="Jobs one worker runs at once."
     )
+    job_timeout: float = Field(
+        default=300, gt=0, le=86400, description="Seconds one attempt may run, by default."
+    )
     visibility_timeout: float = Field(
         default=30.0,
         gt=0,

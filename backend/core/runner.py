@@ -1,73 +1,71 @@
-"""Running a registered task the way its kind needs: async on the loop, sync in a thread,
-CPU-bound in a process pool. Shared by workers (queue jobs) and subscribers (pub/sub messages)."""
+"""Running a registered task within its time limit: async tasks on the loop, cancelled at the
+limit; sync tasks (`cpu=True` or not) in a killable process, killed at the limit. Shared by
+workers (queue jobs) and subscribers (pub/sub messages)."""
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import traceback
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
-from backend.core.tasks import Progress, TaskContext, TaskError, TaskRegistry
+from backend.core.sandbox import Overrun, Sandbox
+from backend.core.tasks import Progress, TaskContext, TaskError, TaskRegistry, describe
 
-PROCESS_POOL_SIZE = 2
+MAX_PROCESSES = 32  # however high the concurrency, at most this many sync tasks run at once
+
+T = TypeVar("T")
 
 
 class TaskRunner:
-    def __init__(self, registry: TaskRegistry) -> None:
+    def __init__(self, registry: TaskRegistry, *, timeout: float, processes: int) -> None:
+        """`timeout`: the limit of an attempt when neither the job nor its task sets one."""
         self.registry = registry
-        self._pool: ProcessPoolExecutor | None = None
+        self.timeout = timeout
+        self.sandbox = Sandbox(max(1, min(processes, MAX_PROCESSES)))
 
     async def run(
-        self, name: str, text: str, raw_args: dict[str, Any], context: TaskContext
+        self,
+        name: str,
+        text: str,
+        raw_args: dict[str, Any],
+        context: TaskContext,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 (a sync task is killed, not just left)
     ) -> Any:
+        """The task's result; TaskError `timeout: ...` if it runs longer than `timeout` (the
+        job's own), else the task's, else the runner's."""
         task = self.registry.get(name)
         if task is None:
             raise TaskError(f"unknown task {name!r} on this process")
         args = task.parse_args(raw_args)
-        if task.run_async is not None:
-            return await task.run_async(context, text, args)
-        assert task.run_sync is not None
-        if task.cpu:
-            return await self._in_process(task.run_sync, text, args)
-        return await asyncio.to_thread(task.run_sync, text, args)
-
-    async def _in_process(self, func: Any, text: str, args: Any) -> Any:
-        loop = asyncio.get_running_loop()
+        limit = next(t for t in (timeout, task.timeout, self.timeout) if t is not None)
         try:
-            return await loop.run_in_executor(self._process_pool(), func, text, args)
-        except BrokenProcessPool:
-            # A pool process died (killed, out of memory): start a fresh pool for the next
-            # job, and fail this attempt so the queue retries it.
-            self.close()
-            self._pool = None
-            raise TaskError("the process running this task died; it will be retried") from None
-
-    def _process_pool(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            # forkserver: forking a process that runs an event loop and threads is unsafe.
-            context = multiprocessing.get_context("forkserver")
-            self._pool = ProcessPoolExecutor(max_workers=PROCESS_POOL_SIZE, mp_context=context)
-        return self._pool
+            if task.run_async is not None:
+                return await within(limit, task.run_async(context, text, args))
+            assert task.run_sync is not None
+            return await self.sandbox.run(task.run_sync, (text, args), limit)
+        except Overrun:
+            message = f"timeout: the attempt ran longer than {limit:g}s and was stopped"
+            raise TaskError(message) from None
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        self.sandbox.close()
+
+
+async def within(limit: float, work: Awaitable[T]) -> T:
+    """`work`, cancelled at `limit` (Overrun); a TimeoutError the task raises itself stays one."""
+    scope = asyncio.timeout(limit)
+    try:
+        async with scope:
+            return await work
+    except TimeoutError:
+        if scope.expired():
+            raise Overrun from None
+        raise
 
 
 async def no_progress(fraction: float) -> None:
     """For tasks run where nobody follows progress (pub/sub)."""
-
-
-def describe(exc: BaseException) -> str:
-    """What went wrong, in one line: the message for TaskError, else type, message and place."""
-    if isinstance(exc, TaskError):
-        return str(exc)
-    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-    where = f" (at {frame[0].filename.rsplit('/', 1)[-1]}:{frame[0].lineno})" if frame else ""
-    return f"{type(exc).__name__}: {exc}{where}"
 
 
 __all__ = ["Progress", "TaskRunner", "describe", "no_progress"]

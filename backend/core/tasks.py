@@ -1,15 +1,18 @@
 """The task registry: named functions that workers (and subscribers) run on a message.
 
 A task gets the message text and its validated arguments and returns any JSON value. Async tasks
-run on the worker's event loop; sync tasks run in a thread, or in a process pool when marked
-`cpu=True`, so a CPU-heavy task never stalls heartbeats or other jobs. Users add tasks in their
-own module, named by `COURIER_TASKS`, with the same `@task` decorator as the built-ins.
+run on the worker's event loop; sync tasks run in a process of their own (see `sandbox`), so a
+CPU-heavy task never stalls heartbeats or other jobs and one that overruns can be killed. Users
+add tasks in their own module, named by `COURIER_TASKS`, with the same `@task` decorator as the
+built-ins.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import math
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -51,8 +54,11 @@ class Task:
     run_async: AsyncTask | None
     run_sync: SyncTask | None
     args: type[BaseModel]
-    cpu: bool
+    cpu: bool  # documents intent only: every sync task runs in a process
     description: str
+    timeout: float | None = None  # seconds; None: the job's own or COURIER_JOB_TIMEOUT
+    rate: str | None = None
+    cron: str | None = None
 
     def parse_args(self, raw: dict[str, Any]) -> BaseModel:
         try:
@@ -74,9 +80,19 @@ class TaskRegistry:
         self._tasks: dict[str, Task] = {}
 
     def task(
-        self, name: str | None = None, *, args: type[BaseModel] = NoArgs, cpu: bool = False
+        self,
+        name: str | None = None,
+        *,
+        args: type[BaseModel] = NoArgs,
+        cpu: bool = False,
+        timeout: float | None = None,
+        rate: str | None = None,
+        cron: str | None = None,
     ) -> Callable[[Any], Any]:
-        """Registers a function as a task. Async: `(ctx, text, args)`; sync: `(text, args)`."""
+        """Registers a function as a task. Async: `(ctx, text, args)`; sync: `(text, args)`, a
+        module-level function (it is sent to a process by reference)."""
+        if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
+            raise ValueError(f"timeout must be a number of seconds > 0 (got {timeout!r})")
 
         def register(func: Any) -> Any:
             task_name = name or func.__name__
@@ -85,7 +101,17 @@ class TaskRegistry:
             doc = (inspect.getdoc(func) or "").split("\n")[0]
             is_async = inspect.iscoroutinefunction(func)
             run_async, run_sync = (func, None) if is_async else (None, func)
-            self._tasks[task_name] = Task(task_name, run_async, run_sync, args, cpu, doc)
+            self._tasks[task_name] = Task(
+                task_name,
+                run_async,
+                run_sync,
+                args,
+                cpu,
+                doc,
+                timeout=timeout,
+                rate=rate,
+                cron=cron,
+            )
             return func
 
         return register
@@ -103,6 +129,15 @@ class TaskRegistry:
 registry = TaskRegistry()
 task = registry.task
 BUILT_INS = "backend.core.demo_tasks"
+
+
+def describe(exc: BaseException) -> str:
+    """What went wrong, in one line: the message for TaskError, else type, message and place."""
+    if isinstance(exc, TaskError):
+        return str(exc)
+    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" (at {frame[0].filename.rsplit('/', 1)[-1]}:{frame[0].lineno})" if frame else ""
+    return f"{type(exc).__name__}: {exc}{where}"
 
 
 def load_tasks(module: str | None) -> TaskRegistry:

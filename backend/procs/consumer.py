@@ -46,7 +46,9 @@ class ConsumerProcess(ABC):
         self.keys = Keys(settings.key_prefix)
         self.id = consumer_id or new_consumer_id(self.kind)
         self.registry = registry or load_tasks(settings.tasks)
-        self.runner = TaskRunner(self.registry)
+        self.runner = TaskRunner(
+            self.registry, timeout=settings.job_timeout, processes=settings.worker_concurrency
+        )
         self.processed = 0
         self.paused = False
         self.checks: set[asyncio.Task[None]] = set()

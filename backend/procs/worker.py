@@ -192,14 +192,14 @@ class Worker(ConsumerProcess):
         except RedisError as exc:
             log.warning("could not store the outcome of job %s: %s", outcome.delivery.job_id, exc)
 
-    async def _execute(self, delivery: Delivery, started: Started) -> Any:
+    async def _execute(self, delivery: Delivery, job: Started) -> Any:
         async def progress(fraction: float) -> None:
             fraction = round(min(1.0, max(0.0, fraction)), 4)
             with contextlib.suppress(RedisError):  # progress is a courtesy; the job goes on
-                await self.queue.report_progress(delivery, self.id, started, fraction)
+                await self.queue.report_progress(delivery, self.id, job, fraction)
 
-        context = TaskContext(delivery.job_id, started.attempt, progress)
-        return await self.runner.run(started.task, started.text, started.args, context)
+        context = TaskContext(delivery.job_id, job.attempt, progress)
+        return await self.runner.run(job.task, job.text, job.args, context, timeout=job.timeout)
 
     # Background loops ----------------------------------------------------------------------------
 

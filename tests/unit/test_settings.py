@@ -22,6 +22,7 @@ def test_defaults() -> None:
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
     assert settings.key_prefix == "courier:"
     assert settings.log_level == "info"
+    assert settings.job_timeout == 300
 
 
 def test_reads_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,6 +61,8 @@ def test_empty_redis_url_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
         ("COURIER_LOG_LEVEL", "loud", "COURIER_LOG_LEVEL: Input should be 'critical'"),
         ("COURIER_KEY_PREFIX", "has space", "COURIER_KEY_PREFIX: String should match pattern"),
         ("COURIER_HEARTBEAT_INTERVAL", "0", "COURIER_HEARTBEAT_INTERVAL: Input should be greater"),
+        ("COURIER_JOB_TIMEOUT", "0", "COURIER_JOB_TIMEOUT: Input should be greater than 0"),
+        ("COURIER_JOB_TIMEOUT", "86401", "COURIER_JOB_TIMEOUT: Input should be less than"),
     ],
 )
 def test_wrong_value_is_one_line_naming_the_variable(

@@ -38,3 +38,23 @@ def test_duplicate_names_are_refused() -> None:
 def test_missing_user_module_names_the_setting() -> None:
     with pytest.raises(ImportError, match=r"COURIER_TASKS='no\.such\.module'"):
         load_tasks("no.such.module")
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf")])
+def test_a_time_limit_must_be_positive_seconds(timeout: float) -> None:
+    with pytest.raises(ValueError, match="timeout must be a number of seconds > 0"):
+        TaskRegistry().task(timeout=timeout)
+
+
+def test_time_limit_rate_and_schedule_are_kept_as_given() -> None:
+    registry = TaskRegistry()
+
+    @registry.task(timeout=2.5, rate="10/s", cron="*/5 * * * *")
+    def tick(text: str, args: BaseModel) -> str:
+        return text
+
+    registered = registry.get("tick")
+    assert registered is not None
+    assert (registered.timeout, registered.rate, registered.cron) == (2.5, "10/s", "*/5 * * * *")
+    uppercase = load_tasks(None).get("uppercase")
+    assert uppercase is not None and uppercase.timeout is None
