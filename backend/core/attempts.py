@@ -25,6 +25,7 @@ class Started:
     ref: str | int | None
     attempt: int
     runs: int  # how many times a worker started it, this time included
+    timeout: float | None = None  # the sender's limit for one attempt, if it gave one
 
 
 @dataclass(frozen=True)
@@ -47,5 +48,14 @@ def started_from(row: list[Any]) -> Started | None:
     """A row of the START script's reply, as a job to run; None for one with nothing to run."""
     if row[0] != "run":
         return None
-    _, task, text, args, session, ref, attempt, runs = row
-    return Started(task, text, json.loads(args), session, json.loads(ref), int(attempt), int(runs))
+    _, task, text, args, session, ref, attempt, runs, timeout = row
+    return Started(
+        task,
+        text,
+        json.loads(args),
+        session,
+        json.loads(ref),
+        int(attempt),
+        int(runs),
+        float(timeout) if timeout else None,
+    )

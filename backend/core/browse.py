@@ -3,7 +3,9 @@
 The index is a sorted set of job ids by creation time. A page walks it downwards from a cursor,
 reads the fields a filter needs in one round trip per batch, and stops when the page is full or
 after a bounded number of entries, so a rare filter costs several short requests rather than one
-long one. Ids whose job has expired are dropped from the index when a walk meets them.
+long one. Ids whose job has expired are dropped from the index when a walk meets them. The owner
+is one more such filter (the REST API lists a caller's own jobs only), so a caller with few jobs
+among many other callers' gets short pages with a `next` more often.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class JobFilter:
     task: str | None = None
     since: float | None = None  # created at or after (unix time)
     text: str | None = None  # in the id, or in the text (case-insensitive)
+    owner: str | None = None  # only the jobs of this owner ("": created anonymously)
 
     def matches(self, job_id: str, status: str | None, task: str | None, text: str) -> bool:
         if self.status is not None and status != self.status.value:
@@ -110,15 +113,17 @@ async def _matching(
 ) -> list[str]:
     async with redis.pipeline(transaction=False) as pipe:
         for job_id, _ in batch:
-            pipe.hmget(keys.job(job_id), ["status", "task", "text"])
+            pipe.hmget(keys.job(job_id), ["status", "task", "text", "owner", "session"])
         rows = await pipe.execute()
     gone = [job_id for (job_id, _), row in zip(batch, rows, strict=True) if row[0] is None]
     if gone:
         await redis.zrem(keys.job_index, *gone)
     return [
         job_id
-        for (job_id, _), (status, task, text) in zip(batch, rows, strict=True)
-        if status is not None and where.matches(job_id, status, task, text or "")
+        for (job_id, _), (status, task, text, owner, session) in zip(batch, rows, strict=True)
+        if status is not None
+        and where.matches(job_id, status, task, text or "")
+        and where.owner in (None, (owner if owner is not None else session) or "")
     ]
 
 

@@ -1,7 +1,8 @@
-"""The worker's side of the queue: reading entries, starting jobs, storing their outcome.
+"""The worker's side of the queue: taking jobs, starting them, storing their outcome.
 
 Guarantees, and where they come from:
-- each job goes to one worker at a time: the consumer group delivers an entry to one consumer;
+- each job goes to one worker at a time: TAKE pops it from the ready set and delivers its
+  stream entry to that worker alone, in one script;
 - nothing is lost: an entry stays pending until the script that stores the outcome acknowledges
   it, and a pending entry whose worker stopped beating is taken over (XAUTOCLAIM) after the
   visibility timeout;
@@ -24,13 +25,17 @@ from backend.core.attempts import Delivery, Outcome, Started, started_from
 from backend.core.events import SessionEvents
 from backend.core.keys import Keys
 from backend.core.queue import GROUP, ensure_group
+from backend.core.rates import rate_args, task_rates
 from backend.core.scripts import deliveries as scripts
+from backend.core.scripts import taking
+from backend.core.tasks import TaskRegistry
+from backend.core.waiting import WaitingSets
 from backend.settings import Settings
 
 log = logging.getLogger("courier.deliveries")
 
 
-class Deliveries:
+class Deliveries(WaitingSets):
     def __init__(self, redis: Redis, keys: Keys, settings: Settings) -> None:
         self.redis = redis
         self.keys = keys
@@ -38,24 +43,45 @@ class Deliveries:
         self.events = SessionEvents(redis, keys, settings)
         script = self.events.script
         self._start = script(scripts.START)
+        self._take = script(taking.TAKE)
+        # (task, limit, period) of each rate-limited task, as TAKE's arguments
+        self.rate_args: list[str | int | float] = []
         self._settle = script(scripts.SETTLE)
         self._release = script(scripts.RELEASE)
-        self._promote = script(scripts.PROMOTE)
         self._progress = script(scripts.PROGRESS)
         self.reclaim_cursor = "0-0"
         self.telling: set[asyncio.Task[None]] = set()
+        super().__init__()
 
     async def ensure_group(self) -> None:
         await ensure_group(self.redis, self.keys)
 
-    async def read(self, consumer: str, count: int, block_ms: int) -> list[Delivery]:
-        """New entries for this consumer, waiting up to `block_ms` for the first."""
-        reply: Any = await self.redis.xreadgroup(
-            GROUP, consumer, {self.keys.stream: ">"}, count=count, block=block_ms
+    async def take(self, consumer: str, count: int) -> list[tuple[Delivery, Started | None]]:
+        """Up to `count` runnable jobs, highest priority first, each already started (None for
+        one with nothing to run); jobs over their task's rate limit are held back, not taken."""
+        keys = self.keys
+        reply: Any = await self._take(
+            keys=[keys.stream, keys.ready, keys.limited, keys.dead, keys.stats, *keys.job_tail],
+            args=[GROUP, consumer, time.time(), count, keys.queue_base, *self.rate_args],
         )
-        if not reply:
-            return []
-        return [Delivery(entry, fields["job"]) for entry, fields in reply[0][1]]
+        taken = []
+        for entry, job_id, row in reply:
+            delivery = Delivery(str(entry), str(job_id))
+            self._tell_start(delivery.job_id, consumer, row)
+            taken.append((delivery, started_from(row)))
+        return taken
+
+    async def wait_for_work(self, seconds: float) -> bool:
+        """Blocks until a job may have become runnable (a wake token), or `seconds` pass."""
+        return await self.redis.blpop([self.keys.wake], seconds) is not None
+
+    def limit_rates(self, registry: TaskRegistry) -> None:
+        """The tasks' own rates, or the setting's where it names the task."""
+        declared = {task.name: getattr(task, "rate", None) for task in registry.all()}
+        rates = task_rates(declared, self.settings.task_rates)
+        self.rate_args = rate_args(rates)
+        if rates:
+            log.info("rate limits: %s", ", ".join(f"{t} {r}" for t, r in sorted(rates.items())))
 
     async def reclaim(self, consumer: str, count: int) -> list[Delivery]:
         """Entries idle past the visibility timeout, i.e. held by a worker that died."""
@@ -98,7 +124,7 @@ class Deliveries:
     def _tell_start(self, job_id: str, consumer: str, row: list[Any]) -> None:
         """Queued now, so it goes out before anything the job itself reports."""
         if row[0] == "run":
-            _, _, _, _, session, ref, attempt, runs = row
+            session, ref, attempt, runs = row[4:8]
             body = job_events.started(job_id, consumer, int(attempt))
             at = job_events.step(int(runs), job_events.STARTED)
             first = job_events.accepted(job_id, json.loads(ref))
@@ -189,16 +215,6 @@ class Deliveries:
         await self.events.emit_job(str(session), delivery.job_id, at, body)
         return True
 
-    async def requeue(self, deliveries: list[Delivery]) -> None:
-        """Puts entries read but not started back in the stream (the worker was paused while
-        its read was waiting)."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            for delivery in deliveries:
-                pipe.xadd(self.keys.stream, {"job": delivery.job_id})
-                pipe.xack(self.keys.stream, GROUP, delivery.entry)
-                pipe.xdel(self.keys.stream, delivery.entry)
-            await pipe.execute()
-
     async def acknowledge(self, delivery: Delivery) -> str:
         """Drops a delivery whose job was cancelled (its state is already final)."""
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -209,26 +225,9 @@ class Deliveries:
 
     async def release(self, delivery: Delivery, consumer: str) -> bool:
         """Hands an unfinished job back to the queue (worker shutting down)."""
+        job, ready, wake = self.keys.job(delivery.job_id), self.keys.ready, self.keys.wake
         reply = await self._release(
-            keys=[self.keys.job(delivery.job_id), self.keys.stream, *self.keys.job_tail],
+            keys=[job, self.keys.stream, ready, wake, *self.keys.job_tail],
             args=[delivery.entry, GROUP, consumer, delivery.job_id],
         )
         return int(reply) == 1
-
-    async def promote_due(self, limit: int = 100) -> int:
-        """Moves retries whose backoff has passed back into the stream."""
-        due: Any = await self.redis.zrangebyscore(
-            self.keys.delayed, "-inf", time.time(), start=0, num=limit
-        )
-        if not due:
-            return 0
-        jobs = [self.keys.job(str(job_id)) for job_id in due]
-        reply = await self._promote(
-            keys=[self.keys.delayed, self.keys.stream, *jobs, *self.keys.job_tail],
-            args=[str(job_id) for job_id in due],
-        )
-        return int(reply)
-
-    async def next_due(self) -> float | None:
-        first = await self.redis.zrange(self.keys.delayed, 0, 0, withscores=True)
-        return float(first[0][1]) if first else None

@@ -24,8 +24,20 @@ def progress_step(runs: int, fraction: float) -> int:
     return step(runs, 1 + min(996, int(fraction * 996)))
 
 
-def accepted(job_id: str, ref: object) -> str:
-    return encode({"type": "accepted", "ref": ref, "id": job_id, "mode": "queue"})
+def accepted(job_id: str, ref: object, run_at: float | None = None) -> str:
+    return encode(accepted_event(job_id, ref, run_at))
+
+
+def accepted_event(
+    job_id: str, ref: object, run_at: float | None = None, *, duplicate: bool = False
+) -> dict[str, Any]:
+    """`run_at` for a delayed job; `duplicate` when an earlier job holds the send's key."""
+    event: dict[str, Any] = {"type": "accepted", "ref": ref, "id": job_id, "mode": "queue"}
+    if run_at is not None:
+        event["run_at"] = run_at
+    if duplicate:
+        event["duplicate"] = True
+    return event
 
 
 def started(job_id: str, consumer: str, attempt: int) -> str:

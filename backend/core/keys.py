@@ -137,9 +137,34 @@ class Keys:
         return f"{self._queue}:stream"
 
     @property
+    def ready(self) -> str:
+        """Sorted set of runnable job ids by rank: priority first, then arrival (`rank`)."""
+        return f"{self._queue}:ready"
+
+    @property
+    def wake(self) -> str:
+        """List of tokens, one pushed per job made runnable: idle workers wait on it (BLPOP)."""
+        return f"{self._queue}:wake"
+
+    @property
     def delayed(self) -> str:
-        """Sorted set of job ids waiting for a retry, scored by when they are due."""
+        """Sorted set of job ids waiting for a retry (or their `accepted`), scored by when due."""
         return f"{self._queue}:delayed"
+
+    @property
+    def scheduled(self) -> str:
+        """Sorted set of job ids sent with `delay` or `at`, scored by when they may start."""
+        return f"{self._queue}:scheduled"
+
+    @property
+    def limited(self) -> str:
+        """Sorted set of job ids held back by their task's rate limit, scored by next try."""
+        return f"{self._queue}:limited"
+
+    @property
+    def queue_base(self) -> str:
+        """Put before `job:<id>`, `rate:<task>`, `key:<key>` by scripts (same hash slot)."""
+        return f"{self._queue}:"
 
     @property
     def dead(self) -> str:
@@ -156,14 +181,12 @@ class Keys:
 
     @property
     def job_index(self) -> str:
-        """Sorted set of job ids by creation time, for browsing; ids whose job expired are
-        dropped when a browse meets them."""
+        """Sorted set of job ids by creation time, for browsing (a browse drops expired ones)."""
         return f"{self._queue}:index"
 
     @property
     def task_stats(self) -> str:
-        """Hash of per-task counters, `<task>|<counter>`: running, succeeded, failed, dead,
-        cancelled, run_seconds (of the successful runs)."""
+        """Hash of per-task counters `<task>|<counter>` (running, succeeded, run_seconds...)."""
         return f"{self._queue}:tasks"
 
     @property
@@ -209,8 +232,7 @@ class Keys:
 
     @property
     def topics(self) -> str:
-        """The one channel of every pub/sub topic (the message names its topic), so that on a
-        cluster all subscribers listen on one shard and a publish counts them all."""
+        """The one channel of every topic (messages name theirs): one shard on a cluster."""
         return f"{self._tagged('pubsub')}:messages"
 
     @property

@@ -75,3 +75,13 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[object]]) -> None:
     for task in owned:
         task.cancel()
     await asyncio.gather(*owned, return_exceptions=True)
+
+
+async def first_of(*waits: Awaitable[object]) -> None:
+    """Returns when the first of `waits` completes, cancelling the others."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

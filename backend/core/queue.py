@@ -1,44 +1,41 @@
 """The job queue as producers and operators see it: enqueue, look up, cancel, counters and the
-dead-letter set. Jobs wait in a Redis Stream read by one consumer group (the workers' side is
-`backend.core.deliveries`), with each job's state in a hash of its own."""
+dead-letter set. Runnable jobs wait in a sorted set ranked by priority and arrival; a worker
+takes them through a Redis Stream read by one consumer group, which tracks each until it is
+settled (the workers' side is `backend.core.deliveries`). Each job's state is a hash of its own."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any, cast
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
 from backend.core import job_events
-from backend.core.browse import load_jobs
+from backend.core.dead_letters import DeadLetters
 from backend.core.events import SessionEvents, Turn
 from backend.core.jobs import Job, JobStatus
 from backend.core.keys import Keys
+from backend.core.options import JobOptions
+from backend.core.queue_stats import GROUP, QueueStats, ensure_group, queue_depth, queue_stats
 from backend.core.scripts import deliveries as delivery_scripts
 from backend.core.scripts import queue as scripts
 from backend.settings import Settings
 
-GROUP = "workers"
 HOLD_SECONDS = 5.0  # a new job waits at most this long for its `accepted` to be told
 
 log = logging.getLogger("courier.queue")
 
 
-class QueueStats(BaseModel):
-    depth: int = Field(description="Jobs waiting for a worker")
-    in_flight: int = Field(description="Jobs a worker holds")
-    delayed: int = Field(description="Failed attempts waiting for their retry")
-    dead: int = Field(description="Jobs in the dead-letter set")
-    enqueued: int
-    succeeded: int
-    failed: int = Field(description="Failed attempts (retried or not)")
-    cancelled: int
+@dataclass(frozen=True)
+class Enqueued:
+    id: str
+    duplicate: bool = False  # an earlier job had the same key: `id` is that job's
+    run_at: float | None = None  # when a delayed job may start
 
 
 class CancelOutcome(BaseModel):
@@ -46,7 +43,7 @@ class CancelOutcome(BaseModel):
     status: JobStatus | None  # None: no such job (or not the caller's)
 
 
-class JobQueue:
+class JobQueue(DeadLetters):
     def __init__(
         self, redis: Redis, keys: Keys, settings: Settings, events: SessionEvents | None = None
     ) -> None:
@@ -59,8 +56,59 @@ class JobQueue:
         script = self.events.script
         self._enqueue = script(scripts.ENQUEUE)
         self._cancel = script(scripts.CANCEL)
-        self._revive = script(scripts.REVIVE)
         self._promote = script(delivery_scripts.PROMOTE)
+        super().__init__()
+
+    async def submit(
+        self,
+        task: str,
+        text: str,
+        args: dict[str, Any],
+        session: str = "",
+        ref: str | int | None = None,
+        *,
+        turn: Turn | None = None,
+        options: JobOptions | None = None,
+        owner: str | None = None,
+    ) -> Enqueued:
+        """Stores the job as `options` ask and queues it, then tells the session `accepted`.
+
+        Two steps in two hash slots (the queue's, then the session's). A job sent over a socket is
+        held until its `accepted` is told, so the replies keep the order of the messages. Should
+        this process die in between, the job is queued when the hold ends, and the first event a
+        worker sends for it carries the `accepted` first (`EMIT_JOB`). `owner` (by default the
+        session) is who may read and cancel it."""
+        options = options or JobOptions()
+        job_id, run_at = uuid.uuid4().hex, options.run_at()
+        fields = self._new_job(job_id, task, text, args, session=session, ref=ref)
+        fields |= {"owner": session if owner is None else owner}
+        if options.timeout is not None:
+            fields["timeout"] = options.timeout
+        # Held while earlier messages of the session may still be unanswered: a worker that
+        # took the job at once would tell its `accepted` ahead of their replies.
+        hold = "" if turn is None or run_at is not None else time.time() + HOLD_SECONDS
+        reply = await self._store(job_id, options, [hold, run_at or "", *_pairs(fields)])
+        if reply[0] == "duplicate":
+            return await self._duplicate(str(reply[1]), session, ref, turn)
+        accepted = job_events.accepted(job_id, ref, run_at)
+        telling = self.events.emit_job(session, job_id, 0, accepted)
+        await (turn.send(telling) if turn is not None else telling)
+        if hold:
+            promote = [self.keys.delayed, self.keys.ready, self.keys.wake, self.keys.job(job_id)]
+            await self._promote(keys=[*promote, *self.keys.job_tail], args=[job_id])
+        return Enqueued(job_id, run_at=run_at)
+
+    async def _duplicate(
+        self, job_id: str, session: str, ref: str | int | None, turn: Turn | None
+    ) -> Enqueued:
+        """Answers a send whose key an earlier job holds: that job's id, and nothing runs."""
+        stored: Any = await self.redis.hget(self.keys.job(job_id), "run_at")
+        run_at = _number(stored)
+        if session:
+            body = job_events.accepted_event(job_id, ref, run_at, duplicate=True)
+            telling = self.events.emit(session, body)
+            await (turn.send(telling) if turn is not None else telling)
+        return Enqueued(job_id, duplicate=True, run_at=run_at)
 
     async def enqueue(
         self,
@@ -72,43 +120,30 @@ class JobQueue:
         *,
         turn: Turn | None = None,
     ) -> str:
-        """Stores the job and queues it, then tells the session `accepted`; returns its id.
+        """`submit` with the default options; the new job's id."""
+        return (await self.submit(task, text, args, session, ref, turn=turn)).id
 
-        Two steps in two hash slots (the queue's, then the session's). A job sent over a socket
-        is held until its `accepted` is told, so the replies keep the order of the messages.
-        Should this process die in between, the job is queued when the hold ends, and the
-        first event a worker sends for it carries the `accepted` first (`EMIT_JOB`)."""
-        job_id = uuid.uuid4().hex
-        fields = self._new_job(job_id, task, text, args, session=session, ref=ref)
-        pairs = [item for pair in fields.items() for item in pair]
-        keys = [self.keys.job(job_id), self.keys.stream, self.keys.stats, self.keys.job_index]
-        # Held while earlier messages of the session may still be unanswered: a worker that
-        # took the job at once would tell its `accepted` ahead of their replies.
-        hold = "" if turn is None else time.time() + HOLD_SECONDS
-        keys = [*keys, self.keys.delayed, *self.keys.job_tail]
-        await self._store(job_id, keys, [job_id, hold, *pairs])
-        telling = self.events.emit_job(session, job_id, 0, job_events.accepted(job_id, ref))
-        await (turn.send(telling) if turn is not None else telling)
-        if turn is not None:
-            promote = [self.keys.delayed, self.keys.stream, self.keys.job(job_id)]
-            await self._promote(keys=[*promote, *self.keys.job_tail], args=[job_id])
-        return job_id
-
-    async def _store(self, job_id: str, keys: list[str], args: list[str | int | float]) -> None:
+    async def _store(self, job_id: str, options: JobOptions, args: list[Any]) -> list[Any]:
         """With COURIER_REDIS_WAIT_REPLICAS, the job is on that many replicas before the sender
         hears `accepted`, so a failover cannot lose it."""
+        keys = self.keys
+        dedup = keys.queue_base + "key:" + (options.key or "")
+        script_keys = [keys.job(job_id), keys.stats, keys.job_index, keys.delayed]
+        script_keys += [keys.scheduled, keys.ready, keys.wake, dedup, *keys.job_tail]
+        has_key = "1" if options.key else ""
+        script_args = [job_id, *args[:2], options.priority, has_key, keys.queue_base, *args[2:]]
         replicas = self.settings.redis_wait_replicas
         if not replicas:
-            await self._enqueue(keys=keys, args=args)
-            return
+            return cast(list[Any], await self._enqueue(keys=script_keys, args=script_args))
         wait = self.settings.redis_wait_timeout
-        _, acknowledged = await self.events.pipeline.run_replicated(
-            self._enqueue, keys, args, replicas, int(wait * 1000)
+        reply, acknowledged = await self.events.pipeline.run_replicated(
+            self._enqueue, script_keys, script_args, replicas, int(wait * 1000)
         )
         if acknowledged < replicas:
             log.warning(
                 "job %s reached %d of %d replicas within %gs", job_id, acknowledged, replicas, wait
             )
+        return cast(list[Any], reply)
 
     def _new_job(
         self,
@@ -144,8 +179,9 @@ class JobQueue:
     ) -> CancelOutcome:
         """Cancels a queued, waiting or running job; `session` limits it to that session's jobs.
         The job's own session is told, whoever cancelled it."""
+        waiting = [self.keys.delayed, self.keys.scheduled, self.keys.limited, self.keys.ready]
         reply = await self._cancel(
-            keys=[self.keys.job(job_id), self.keys.delayed, self.keys.stats, *self.keys.job_tail],
+            keys=[self.keys.job(job_id), *waiting, self.keys.stats, *self.keys.job_tail],
             args=[job_id, session, time.time(), self.keys.control],
         )
         if reply[0] == "missing":
@@ -161,85 +197,15 @@ class JobQueue:
         return CancelOutcome(cancelled=True, status=JobStatus.CANCELLED)
 
     async def stats(self) -> QueueStats:
-        depth, in_flight = await queue_depth(self.redis, self.keys)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zcard(self.keys.delayed)
-            pipe.zcard(self.keys.dead)
-            pipe.hgetall(self.keys.stats)
-            delayed, dead, counters = await pipe.execute()
-        return QueueStats(
-            depth=depth,
-            in_flight=in_flight,
-            delayed=int(delayed),
-            dead=int(dead),
-            **{k: int(counters.get(k, 0)) for k in ("enqueued", "succeeded", "failed")},
-            cancelled=int(counters.get("cancelled", 0)),
-        )
-
-    async def dead_jobs(self, limit: int = 100) -> list[Job]:
-        return await load_jobs(self.redis, self.keys, await self.dead_ids(limit))
-
-    async def dead_ids(self, limit: int) -> list[str]:
-        """The newest `limit` dead letters' ids."""
-        return cast(list[str], await self.redis.zrevrange(self.keys.dead, 0, limit - 1))
-
-    async def retry_dead(self, job_id: str) -> bool:
-        """Back into the queue with fresh attempts; False when it is not in the dead-letter set.
-        Its session, if still around, hears the job's events again from the start."""
-        keys = [self.keys.job(job_id), self.keys.dead, self.keys.stream, *self.keys.job_tail]
-        reply = await self._revive(keys=keys, args=[job_id])
-        if int(reply[0]) != 1:
-            return False
-        await self.events.forget(str(reply[1]), job_id)
-        return True
-
-    async def retry_dead_many(self, ids: list[str]) -> list[str]:
-        """Those of `ids` put back in the queue (one pipelined batch of script calls)."""
-        revived = await asyncio.gather(*(self.retry_dead(job_id) for job_id in ids))
-        return [job_id for job_id, done in zip(ids, revived, strict=True) if done]
-
-    async def discard_dead(self, job_id: str) -> bool:
-        return bool(await self.discard_dead_many([job_id]))
-
-    async def discard_dead_many(self, ids: list[str]) -> list[str]:
-        """Those of `ids` removed from the dead-letter set and deleted, in one transaction."""
-        if not ids:
-            return []
-        async with self.redis.pipeline(transaction=True) as pipe:
-            for job_id in ids:
-                pipe.zrem(self.keys.dead, job_id)
-                pipe.delete(self.keys.job(job_id))
-            replies = await pipe.execute()
-        done = [job_id for job_id, removed in zip(ids, replies[::2], strict=True) if removed]
-        await announce(self.redis, self.keys, done, "discarded")
-        return done
+        return await queue_stats(self.redis, self.keys)
 
 
-async def announce(redis: Redis, keys: Keys, ids: list[str], status: str) -> None:
-    """Tells watching job consoles about changes made outside the job scripts."""
-    if ids and await redis.exists(keys.job_feed):
-        async with redis.pipeline(transaction=False) as pipe:
-            for job_id in ids:
-                pipe.publish(keys.job_feed, f"{job_id} {status}")
-            await pipe.execute()
+__all__ = ["GROUP", "JobQueue", "QueueStats", "ensure_group", "queue_depth"]
 
 
-async def queue_depth(redis: Redis, keys: Keys) -> tuple[int, int]:
-    """Jobs waiting for a worker, and jobs a worker holds."""
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.xlen(keys.stream)
-        pipe.xinfo_groups(keys.stream)
-        replies = await pipe.execute(raise_on_error=False)
-    length = replies[0] if isinstance(replies[0], int) else 0
-    groups = replies[1] if isinstance(replies[1], list) else []
-    in_flight = sum(int(g.get("pending", 0)) for g in groups)
-    return max(0, length - in_flight), in_flight
+def _pairs(fields: dict[str, Any]) -> list[Any]:
+    return [item for pair in fields.items() for item in pair]
 
 
-async def ensure_group(redis: Redis, keys: Keys) -> None:
-    """The workers' consumer group (and the stream), created if Redis has none yet."""
-    try:
-        await redis.xgroup_create(keys.stream, GROUP, id="0", mkstream=True)
-    except ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
+def _number(text: str | None) -> float | None:
+    return float(text) if text else None

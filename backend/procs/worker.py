@@ -1,9 +1,10 @@
 """`courier worker`: takes jobs from the queue and runs them, `concurrency` at a time.
 
-Beside the read loop, a worker runs small owned loops: keep-alive of its in-flight entries (so a
+Beside the take loop, a worker runs small owned loops: keep-alive of its in-flight entries (so a
 long job is not taken over while the worker lives), take-over of entries whose worker died, and
-promotion of due retries; the consumer base adds heartbeats and the control channel. SIGTERM
-stops reading, waits `shutdown_grace` for in-flight jobs, and hands the rest back to the queue.
+promotion of due retries, delayed and rate-limited jobs; the consumer base adds heartbeats and
+the control channel. SIGTERM stops taking, waits `shutdown_grace` for in-flight jobs, and hands
+the rest back to the queue.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import math
 import time
 from typing import Any
 
@@ -21,8 +23,10 @@ from backend.core.attempts import Delivery, Outcome, Started
 from backend.core.consumers import ConsumerKind
 from backend.core.control import Command
 from backend.core.deliveries import Deliveries
-from backend.core.loops import every, patiently
+from backend.core.loops import every, first_of, patiently
+from backend.core.queue import JobQueue
 from backend.core.runner import describe
+from backend.core.scheduler import build_schedules, run_schedules
 from backend.core.tasks import TaskContext
 from backend.procs.consumer import ConsumerProcess, run_consumer
 from backend.procs.running import Running
@@ -30,7 +34,8 @@ from backend.settings import Settings
 
 log = logging.getLogger("courier.worker")
 
-READ_BLOCK_MS = 1000
+READ_BLOCK_SECONDS = 1.0
+BURST_HORIZON = 0.5  # burst mode waits for retries and delayed jobs due this soon
 CANCEL_MEMORY = 1000
 GATHER_SECONDS = 0.002
 RETRY_PAUSE = 0.5
@@ -63,13 +68,13 @@ class Worker(ConsumerProcess):
 
     def apply_pause(self, paused: bool) -> None:
         """A paused worker finishes what it holds but takes no new job; they wait in the queue."""
-        if paused:
-            self.unpaused.clear()
-        else:
-            self.unpaused.set()
+        (self.unpaused.clear if paused else self.unpaused.set)()
 
     async def prepare(self, stop: asyncio.Event) -> None:
         self.queue = Deliveries(self.redis, self.keys, self.settings)
+        self.queue.limit_rates(self.registry)
+        self.producer = JobQueue(self.redis, self.keys, self.settings)  # for schedules' ticks
+        self.schedules = build_schedules(self.redis, self.keys, self.settings, self.registry)
         log.info("concurrency %d", self.running.concurrency)
         while not stop.is_set():
             try:
@@ -85,6 +90,7 @@ class Worker(ConsumerProcess):
             every(interval, self._keep_alive, log=log, what="keep-alive"),
             every(interval, self._take_over, log=log, what="take-over"),
             every(self._until_promotion, self._promote, log=log, what="retry promotion"),
+            run_schedules(self.schedules, self.producer),
         ]
         return [group.create_task(loop) for loop in loops]
 
@@ -92,8 +98,6 @@ class Worker(ConsumerProcess):
         await self._consume(stop)
         self.draining = True  # no more take-overs: they would start jobs we then drop
         await self._drain()
-
-    # The read loop -------------------------------------------------------------------------------
 
     async def _consume(self, stop: asyncio.Event) -> None:
         busy = False
@@ -106,47 +110,56 @@ class Worker(ConsumerProcess):
                 continue
             if busy:
                 # Jobs are arriving faster than one at a time: let a few more gather, so one
-                # read, one start and one settle round trip serve several jobs.
+                # take and one settle round trip serve several jobs.
                 await asyncio.sleep(GATHER_SECONDS)
-            deliveries = await self._read(self.running.free, stop)
-            if self.burst and not deliveries and not self.running:
-                return
-            busy = len(deliveries) > 1
-            if self.paused and deliveries:  # paused while the read was waiting
-                await self._requeue(deliveries)
-                continue
-            await self._start(deliveries)
+            wanted = self.running.free
+            taken = await self._take(wanted, stop)
+            await self._launch(taken)
+            busy = len(taken) > 1
+            if len(taken) < wanted and not await self._wait_for_work(stop):
+                return  # burst: nothing runnable, or due within a moment
 
-    async def _read(self, count: int, stop: asyncio.Event) -> list[Delivery]:
-        block = 50 if self.burst else READ_BLOCK_MS
+    async def _take(self, count: int, stop: asyncio.Event) -> list[tuple[Delivery, Any]]:
+        """Takes and starts up to `count` jobs in one call; if that fails, none was taken, or
+        those taken stay pending and are taken over after the visibility timeout."""
         try:
-            return await self.queue.read(self.id, max(1, count), block)
+            return await self.queue.take(self.id, max(1, count))
         except RedisError as exc:
-            if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
-                # Redis lost its data: recreate the group
+            if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):  # Redis lost its data
                 with contextlib.suppress(RedisError):
                     await self.queue.ensure_group()
                 return []
-            log.warning("read failed, retrying: %s", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), RETRY_PAUSE)
+            log.warning("taking jobs failed, retrying: %s", exc)
+            await self._pause_after_error(stop)
             return []
 
-    async def _requeue(self, deliveries: list[Delivery]) -> None:
+    async def _wait_for_work(self, stop: asyncio.Event) -> bool:
+        """Nothing more is runnable now: waits for a wake token (False: a burst is over)."""
         try:
-            await self.queue.requeue(deliveries)
-        except RedisError as exc:  # they stay pending and are taken over after the timeout
-            log.warning("could not requeue %d jobs: %s", len(deliveries), exc)
+            if self.burst and not self.running and not await self.queue.due_within(BURST_HORIZON):
+                return False
+            await self.queue.wait_for_work(0.05 if self.burst else READ_BLOCK_SECONDS)
+        except RedisError as exc:
+            log.warning("waiting for jobs failed, retrying: %s", exc)
+            await self._pause_after_error(stop)
+        return True
+
+    async def _pause_after_error(self, stop: asyncio.Event) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), RETRY_PAUSE)
 
     async def _start(self, deliveries: list[Delivery]) -> None:
-        """Starts a whole read in one call; if that fails the entries stay pending and are
-        taken over after the visibility timeout."""
+        """Starts taken-over entries in one call; if that fails they stay pending and are taken
+        over again after the visibility timeout."""
         try:
             starts = await self.queue.start(deliveries, self.id)
         except RedisError as exc:
             log.warning("could not start %d jobs (they stay pending): %s", len(deliveries), exc)
             return
-        for delivery, started in zip(deliveries, starts, strict=True):
+        await self._launch(list(zip(deliveries, starts, strict=True)))
+
+    async def _launch(self, taken: list[tuple[Delivery, Started | None]]) -> None:
+        for delivery, started in taken:
             if started is None:
                 continue
             if delivery.job_id in self.cancel_requests:  # cancelled while we were starting it
@@ -164,8 +177,6 @@ class Worker(ConsumerProcess):
             with contextlib.suppress(RedisError):
                 if await self.queue.release(delivery, self.id):
                     log.info("handed back job %s", delivery.job_id)
-
-    # One job -------------------------------------------------------------------------------------
 
     async def _handle(self, delivery: Delivery, started: Started) -> None:
         try:
@@ -201,8 +212,6 @@ class Worker(ConsumerProcess):
         context = TaskContext(delivery.job_id, job.attempt, progress)
         return await self.runner.run(job.task, job.text, job.args, context, timeout=job.timeout)
 
-    # Background loops ----------------------------------------------------------------------------
-
     async def _keep_alive(self) -> None:
         await self.queue.keep_alive(self.id, self.running.entries())
 
@@ -216,12 +225,10 @@ class Worker(ConsumerProcess):
         await self._start(deliveries)
 
     async def _promote(self) -> None:
-        """Moves due retries back, then sleeps until the next is due (at most 1 s)."""
-        self.next_promotion = time.time() + 1.0
+        """Moves due retries, delayed and rate-limited jobs back, then sleeps until the next is
+        due (at most 1 s)."""
         await self.queue.promote_due()
-        due = await self.queue.next_due()
-        if due is not None:
-            self.next_promotion = min(self.next_promotion, due)
+        self.next_promotion = min(time.time() + 1.0, await self.queue.next_due() or math.inf)
 
     def _until_promotion(self) -> float:
         return max(0.01, self.next_promotion - time.time())
@@ -234,16 +241,6 @@ class Worker(ConsumerProcess):
             self.cancel_requests.popitem(last=False)
         if self.running.cancel(command.id):
             log.info("cancelling job %s", command.id)
-
-
-async def first_of(*waits: Any) -> None:
-    """Returns when the first of `waits` completes, cancelling the others."""
-    tasks = [asyncio.ensure_future(w) for w in waits]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
 
 
 def run_worker(settings: Settings, burst: bool = False) -> int:

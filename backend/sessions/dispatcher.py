@@ -72,8 +72,14 @@ class Dispatcher:
 
     async def _send_job(self, message: SendQueue) -> None:
         check_send(self.services.registry, self.settings, message.task, message.text, message.args)
-        await self.services.queue.enqueue(
-            message.task, message.text, message.args, self.session, message.ref, turn=self.turn
+        await self.services.queue.submit(
+            message.task,
+            message.text,
+            message.args,
+            self.session,
+            message.ref,
+            turn=self.turn,
+            options=message.options(),
         )
 
     async def _publish(self, message: SendPubsub) -> None:

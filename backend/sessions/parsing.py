@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter, ValidationError
 
+from backend.core.options import option_error_code
 from backend.core.sends import is_encodable
 from backend.sessions.protocol import (
     MAX_DEPTH,
@@ -41,9 +42,23 @@ FIELD_RULES = {
     "args": "a JSON object of the task's arguments",
     "id": "a job id (a string of at most 64 characters)",
     "mode": "queue or pubsub",
+    "timeout": "seconds, more than 0 and at most 86400",
+    "delay": "seconds, at least 0 and at most a year; not together with at",
+    "at": "a unix time (seconds), not together with delay",
+    "priority": "an integer from 0 to 9 (higher runs first)",
+    "key": "an idempotency key: a string of 1 to 128 characters",
 }
 FIELDS = {
-    "send": ("type", "mode", "text", "task", "args", "ref", "topic (pubsub)"),
+    "send": (
+        "type",
+        "mode",
+        "text",
+        "task",
+        "args",
+        "ref",
+        "timeout, delay, at, priority, key (queue)",
+        "topic (pubsub)",
+    ),
     "cancel": ("type", "id", "ref"),
     "ping": ("type", "ref"),
     "join": ("type", "room", "name", "ref"),
@@ -90,7 +105,8 @@ def validate(data: dict[str, Any], ref: object) -> Request:
             return _sends[str(mode)].validate_python(data)
         return _other.validate_python(data)
     except ValidationError as exc:
-        raise ProtocolError(ErrorCode.INVALID_MESSAGE, describe(exc, str(kind)), ref) from None
+        code = option_error_code(exc.errors()) or ErrorCode.INVALID_MESSAGE
+        raise ProtocolError(ErrorCode(code), describe(exc, str(kind)), ref) from None
 
 
 def nesting(value: object) -> int:

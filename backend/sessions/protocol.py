@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.core.options import JobOptions
+
 PROTOCOL_VERSION = 1
 
 Ref = Annotated[str, Field(max_length=128)] | Annotated[int, Field(strict=True)]
@@ -38,6 +40,12 @@ class ErrorCode(StrEnum):
     NAME_TAKEN = "name_taken"
     TOO_DEEP = "too_deep"
     INTERNAL = "internal_error"
+    INVALID_TIMEOUT = "invalid_timeout"
+    INVALID_DELAY = "invalid_delay"
+    INVALID_AT = "invalid_at"
+    INVALID_PRIORITY = "invalid_priority"
+    INVALID_KEY = "invalid_key"
+    DELAY_AND_AT = "delay_and_at"
 
 
 class ProtocolError(Exception):
@@ -54,7 +62,7 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class SendQueue(Message):
+class SendQueue(Message, JobOptions):
     type: Literal["send"]
     mode: Literal["queue"] = "queue"
     text: str

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from backend.core.deliveries import Deliveries
 from backend.core.events import Turn
 from backend.core.keys import Keys
+from backend.core.options import JobOptions
 from backend.core.queue import GROUP, JobQueue
 from backend.procs.worker import Worker
 from backend.settings import Settings
@@ -46,12 +47,9 @@ async def test_enqueue_twice_with_the_same_id_queues_once(
     job_id = await queue.enqueue("uppercase", "x", {})
     fields = {"id": job_id, "task": "uppercase", "text": "x", "status": "queued"}
     pairs = [item for pair in fields.items() for item in pair]
-    args = [job_id, "", *pairs]
-    job_keys = [keys.job(job_id), keys.stream, keys.stats, keys.job_index, keys.delayed]
-    job_keys += keys.job_tail
-    again = await queue._enqueue(keys=job_keys, args=args)
-    assert again == 0
-    assert await redis.xlen(keys.stream) == 1
+    again = await queue._store(job_id, JobOptions(), ["", "", *pairs])
+    assert again == [0]
+    assert await redis.zcard(keys.ready) == 1
 
 
 async def test_take_over_reaches_dead_entries_behind_live_ones(
@@ -62,8 +60,8 @@ async def test_take_over_reaches_dead_entries_behind_live_ones(
     await queue.ensure_group()
     for i in range(40):
         await producer.enqueue("uppercase", f"job {i}", {})
-    live = await queue.read("live", 30, 10)
-    dead = await queue.read("dead", 10, 10)
+    live = [delivery for delivery, _ in await queue.take("live", 30)]
+    dead = [delivery for delivery, _ in await queue.take("dead", 10)]
     await asyncio.sleep(0.1)
     rescued: list[str] = []
     for _ in range(20):
@@ -87,11 +85,11 @@ async def test_a_job_sent_over_a_socket_is_held_until_its_accepted_is_told(
         queue.enqueue("uppercase", "x", {}, "session-a", "r1", turn=Turn(earlier))
     )
     await asyncio.sleep(0.2)
-    assert await redis.xlen(keys.stream) == 0, "no worker may see it yet"
+    assert await redis.zcard(keys.ready) == 0, "no worker may see it yet"
     assert await redis.zcard(keys.delayed) == 1
     earlier.set_result(None)
     job_id = await sending
-    assert await redis.xlen(keys.stream) == 1
+    assert await redis.zcard(keys.ready) == 1
     assert await redis.zcard(keys.delayed) == 0
     job = await queue.get(job_id)
     assert job is not None and job.status.value == "queued"
@@ -101,12 +99,11 @@ async def test_a_held_job_whose_sender_died_is_queued_when_the_hold_ends(
     settings: Settings, redis: Redis, keys: Keys
 ) -> None:
     queue, deliveries = JobQueue(redis, keys, settings), Deliveries(redis, keys, settings)
-    job_keys = [keys.job("orphan"), keys.stream, keys.stats, keys.job_index, keys.delayed]
     fields = ["id", "orphan", "task", "uppercase", "text", "x", "status", "queued", "created", 1]
-    await queue._store("orphan", [*job_keys, *keys.job_tail], ["orphan", 1.0, *fields])
-    assert await redis.xlen(keys.stream) == 0
+    await queue._store("orphan", JobOptions(), [1.0, "", *fields])
+    assert await redis.zcard(keys.ready) == 0
     assert await deliveries.promote_due() == 1  # the hold (until 1970) is over
-    assert await redis.xlen(keys.stream) == 1
+    assert await redis.zcard(keys.ready) == 1
     assert await redis.hget(keys.job("orphan"), "held") is None
 
 
@@ -120,8 +117,7 @@ async def test_a_job_whose_start_was_lost_is_run_again_not_dropped(
     producer, queue = JobQueue(redis, keys, settings), Deliveries(redis, keys, settings)
     await queue.ensure_group()
     job_id = await producer.enqueue("uppercase", "lost start", {})
-    [delivery] = await queue.read("w1", 1, 10)
-    [started] = await queue.start([delivery], "w1")
+    [(delivery, started)] = await queue.take("w1", 1)
     assert started is not None
     await redis.hset(keys.job(job_id), "status", "queued")  # what the new primary has
     outcome = queue.succeeded(delivery, "w1", started, "LOST START")

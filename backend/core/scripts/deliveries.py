@@ -5,17 +5,16 @@ with what the worker then tells the job's session."""
 
 from __future__ import annotations
 
-from backend.core.scripts.queue import JOBS
+from backend.core.scripts.queue import JOBS, RUNNABLE
 
-# KEYS: stream, dead, stats, one job key per delivery, tasks, feed. ARGV: group, worker, now,
-# then (entry, job id) pairs in the order of the job keys: a whole read starts in one call.
-# Returns one row per delivery: {'run', task, text, args, session, ref, attempt, runs},
-# {'skip', status} or {'dead', error, session, ref, attempt, runs}.
-START = (
+# Starting one delivered entry, shared by START (entries taken over) and TAKE (new ones): the
+# caller sets `stream`, `dead`, `stats`, `group`, `worker` and `now` first. A row is
+# {'run', task, text, args, session, ref, attempt, runs, timeout}, {'skip', status} or
+# {'dead', error, session, ref, attempt, runs}.
+STARTING = (
     JOBS
     + r"""
-local stream, dead, stats = KEYS[1], KEYS[2], KEYS[3]
-local group, worker, now = ARGV[1], ARGV[2], ARGV[3]
+local stream, dead, stats, group, worker, now
 
 local function done_with(entry)
   redis.call('XACK', stream, group, entry)
@@ -43,15 +42,27 @@ local function start(job, entry, id)
   end
   local attempt = redis.call('HINCRBY', job, 'attempts', 1)
   local info = redis.call('HMGET', job, 'task', 'text', 'args', 'session', 'ref',
-    'max_attempts', 'runs')
+    'max_attempts', 'runs', 'timeout')
   if attempt > tonumber(info[6]) then return bury(job, id, entry, info, attempt, status) end
   local runs = redis.call('HINCRBY', job, 'runs', 1)
   redis.call('HSET', job, 'status', 'running', 'worker', worker, 'started', now, 'progress', '0')
+  redis.call('HDEL', job, 'limited')
   if status == 'queued' then count_task(info[1], 'running') end
   changed(id, 'running')
-  return {'run', info[1], info[2], info[3], info[4] or '', info[5] or 'null', attempt, runs}
+  return {'run', info[1], info[2], info[3], info[4] or '', info[5] or 'null', attempt, runs,
+    info[8] or ''}
 end
+"""
+)
 
+# KEYS: stream, dead, stats, one job key per delivery, tasks, feed. ARGV: group, worker, now,
+# then (entry, job id) pairs in the order of the job keys: entries taken over from a worker
+# that stopped start in one call. Returns one STARTING row per delivery.
+START = (
+    STARTING
+    + r"""
+stream, dead, stats = KEYS[1], KEYS[2], KEYS[3]
+group, worker, now = ARGV[1], ARGV[2], ARGV[3]
 local rows = {}
 for i = 4, #ARGV, 2 do
   rows[#rows + 1] = start(KEYS[3 + (i - 2) / 2], ARGV[i], ARGV[i + 1])
@@ -137,11 +148,12 @@ return outcome
 """
 )
 
-# KEYS: job, stream, tasks, feed. ARGV: entry, group, worker, job id.
-# A worker stopping with a job unfinished hands it back at the front of nobody's queue: a new
-# stream entry, and the attempt it had started does not count.
+# KEYS: job, stream, ready, wake, tasks, feed. ARGV: entry, group, worker, job id.
+# A worker stopping with a job unfinished hands it back: runnable again at its old rank, and the
+# attempt it had started does not count.
 RELEASE = (
     JOBS
+    + RUNNABLE
     + r"""
 local status, worker, task = unpack(redis.call('HMGET', KEYS[1], 'status', 'worker', 'task'))
 -- Another worker took it over (this one stalled): its entry is not ours to touch.
@@ -151,27 +163,29 @@ redis.call('XDEL', KEYS[2], ARGV[1])
 if status ~= 'running' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'queued', 'worker', '')
 redis.call('HINCRBY', KEYS[1], 'attempts', -1)
-redis.call('XADD', KEYS[2], '*', 'job', ARGV[4])
+runnable(KEYS[3], KEYS[4], ARGV[4], redis.call('HGET', KEYS[1], 'rank'))
 count_task(task, 'running', -1)
 changed(ARGV[4], 'queued')
 return 1
 """
 )
 
-# KEYS: delayed, stream, the key of each job id in ARGV, tasks, feed. Moves the retries (found
-# due by the caller) and held new jobs back into the stream; one moved already is skipped.
+# KEYS: one of the waiting sets (delayed, scheduled, limited), ready, wake, the key of each job
+# id in ARGV, tasks, feed. Makes due retries, held new jobs, delayed jobs and jobs a rate limit
+# held back runnable again, at their old rank; one moved already is skipped.
 PROMOTE = (
     JOBS
+    + RUNNABLE
     + r"""
 local moved = 0
 for i, id in ipairs(ARGV) do
   if redis.call('ZREM', KEYS[1], id) == 1 then
-    local job = KEYS[2 + i]
-    local status, held = unpack(redis.call('HMGET', job, 'status', 'held'))
-    if status == 'failed' or (status == 'queued' and held) then
+    local job = KEYS[3 + i]
+    local status, rank = unpack(redis.call('HMGET', job, 'status', 'rank'))
+    if status == 'failed' or status == 'queued' then
       redis.call('HSET', job, 'status', 'queued')
       redis.call('HDEL', job, 'held')
-      redis.call('XADD', KEYS[2], '*', 'job', id)
+      runnable(KEYS[2], KEYS[3], id, rank)
       changed(id, 'queued')
       moved = moved + 1
     end

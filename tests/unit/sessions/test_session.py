@@ -103,7 +103,7 @@ async def test_queue_send_is_accepted_and_stored(
     job = await redis.hgetall(keys.job(job_id))
     assert (job["status"], job["task"], job["text"]) == ("queued", "reverse", "abc")
     assert (job["session"], job["ref"]) == (client.id, '"q1"')
-    assert await redis.xlen(keys.stream) == 1
+    assert await redis.zrange(keys.ready, 0, -1) == [job_id], "runnable, for any worker"
 
 
 async def test_pubsub_send_with_no_subscriber_reaches_nobody(
