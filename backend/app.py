@@ -21,7 +21,7 @@ from backend.core.stats import Sampler
 from backend.core.tasks import TaskRegistry, load_tasks
 from backend.sessions.services import Services
 from backend.settings import Settings
-from backend.web import api, apidocs, consumers, dead, errors, health, ws
+from backend.web import api, apidocs, consumers, dead, errors, health, schema, ws
 from backend.web.deps import AppState
 from frontend import chat, controls, dashboard, jobs, lab, live, pages
 from frontend.assets import static_dir
@@ -30,13 +30,14 @@ STATIC_DIR = static_dir()
 
 
 def create_app(settings: Settings) -> FastAPI:
+    registry = load_tasks(settings.tasks)
     app = FastAPI(
         title="Courier",
         summary="A crash-safe Redis job queue and Redis pub/sub, side by side, over WebSockets.",
         version="0.1.0",
         docs_url=None,  # /docs and /redoc come from backend.web.apidocs, with vendored assets
         redoc_url=None,
-        lifespan=_lifespan(settings, load_tasks(settings.tasks)),
+        lifespan=_lifespan(settings, registry),
     )
     for router in (
         health.router,
@@ -48,6 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
     ):
         app.include_router(router)
     errors.install_error_handlers(app)
+    schema.install_exact_schema(app, settings, registry)
     for page in (pages, live, chat, lab, controls, jobs, dashboard):
         app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -7,11 +7,13 @@ and embedding programs can hand in their own.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from backend.tokens import check_tokens, read_token_file, split_tokens
 
 ENV_PREFIX = "COURIER_"
 REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -137,6 +139,13 @@ class Settings(BaseSettings):
         min_length=8,
         description="Token that pause/resume controls require; unset leaves them open.",
     )
+    api_tokens: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Bearer tokens /api/* requires (comma-separated, or a JSON list); none: open.",
+    )
+    api_tokens_file: Path | None = Field(
+        default=None, description="A file of API tokens, one a line (# comments), added to those."
+    )
     allowed_origins: list[str] = Field(
         default_factory=list,
         description="Extra browser origins allowed to open WebSockets (same origin always is).",
@@ -148,6 +157,30 @@ class Settings(BaseSettings):
         if value is None or value == "":
             return None
         return check_redis_url(value)
+
+    @field_validator("api_tokens", mode="before")
+    @classmethod
+    def _split_api_tokens(cls, value: object) -> object:
+        return split_tokens(value)
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _check_api_tokens(cls, value: list[str]) -> list[str]:
+        return check_tokens(value)
+
+    @field_validator("api_tokens_file")
+    @classmethod
+    def _check_api_tokens_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            read_token_file(value)
+        return value
+
+    @model_validator(mode="after")
+    def _add_file_tokens(self) -> Settings:
+        if self.api_tokens_file is not None:
+            added = read_token_file(self.api_tokens_file)
+            self.api_tokens = list(dict.fromkeys([*self.api_tokens, *added]))
+        return self
 
     @field_validator("log_level", mode="before")
     @classmethod

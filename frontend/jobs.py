@@ -18,7 +18,16 @@ from fastapi.responses import HTMLResponse
 from backend.core.browse import JobFilter, browse, task_counts
 from backend.core.jobs import JobStatus
 from backend.sessions.session import Transport
-from backend.web.deps import AppState, KeysDep, QueueDep, RedisDep, RegistryDep, app_state
+from backend.web.admin import controls_open, is_admin
+from backend.web.deps import (
+    AppState,
+    KeysDep,
+    QueueDep,
+    RedisDep,
+    RegistryDep,
+    SettingsDep,
+    app_state,
+)
 from frontend.console import PAGE, ConsoleTransport, ConsoleView
 from frontend.guards import require_same_origin
 from frontend.resume import new_page_session, serve_page_session
@@ -115,8 +124,9 @@ async def console(
 
 
 @router.api_route("/jobs/dead", methods=["GET", "HEAD"], response_class=HTMLResponse)
-async def dead_letters(request: Request, queue: QueueDep) -> HTMLResponse:
-    context = {"jobs": await queue.dead_jobs(), "active": "jobs"}
+async def dead_letters(request: Request, queue: QueueDep, settings: SettingsDep) -> HTMLResponse:
+    jobs = await queue.dead_jobs()
+    context = {"jobs": jobs, "active": "jobs", "controls_open": controls_open(settings)}
     return templates.TemplateResponse(request, "jobs_dead.html", context)
 
 
@@ -143,8 +153,12 @@ async def job_detail(request: Request, job_id: str, queue: QueueDep) -> HTMLResp
     response_class=HTMLResponse,
     dependencies=[Depends(require_same_origin)],
 )
-async def dead_action(job_id: str, action: str, queue: QueueDep) -> HTMLResponse:
+async def dead_action(
+    job_id: str, action: str, request: Request, *, queue: QueueDep, settings: SettingsDep
+) -> HTMLResponse:
     """Retry or discard a dead job; the row is replaced by what happened."""
+    if not is_admin(settings, await _form_token(request)):
+        return _refused()
     if action == "retry":
         done = await queue.retry_dead(job_id)
         text = "back in the queue" if done else "no longer in the dead-letter set"
@@ -157,8 +171,10 @@ async def dead_action(job_id: str, action: str, queue: QueueDep) -> HTMLResponse
 
 
 @router.post("/ui/dead", response_class=HTMLResponse, dependencies=[Depends(require_same_origin)])
-async def dead_bulk(request: Request, queue: QueueDep) -> HTMLResponse:
+async def dead_bulk(request: Request, queue: QueueDep, settings: SettingsDep) -> HTMLResponse:
     """The dead letters page's bulk buttons: retry or discard the ticked jobs, or all."""
+    if not is_admin(settings, await _form_token(request)):
+        return _refused()
     form = parse_qs((await request.body())[: 64 * BULK_MAX].decode(errors="replace"))
     action, everything = form.get("action", [""])[0], form.get("all", [""])[0] == "1"
     ids = await queue.dead_ids(BULK_MAX) if everything else form.get("id", [])[:BULK_MAX]
@@ -170,6 +186,20 @@ async def dead_bulk(request: Request, queue: QueueDep) -> HTMLResponse:
     verb = "put back in the queue" if action == "retry" else "discarded"
     text = f"{len(done)} of {len(ids)} {verb}."
     return HTMLResponse(render_fragment("fragments/dead_bulk.html", text=text, done=done))
+
+
+async def _form_token(request: Request) -> str:
+    """Dead letters are anyone's jobs, so retrying or discarding them is an admin action: the
+    page's form carries the admin token, checked by the one admin check."""
+    form = parse_qs((await request.body())[: 64 * BULK_MAX].decode(errors="replace"))
+    return form.get("token", [""])[0]
+
+
+def _refused() -> HTMLResponse:
+    """The row stays as it was (no swap), and the notice says why."""
+    text = "Retrying and discarding need the admin token."
+    body = render_fragment("fragments/dead_bulk.html", text=text, done=[])
+    return HTMLResponse(body, headers={"HX-Reswap": "none"})
 
 
 @router.websocket("/ui/jobs/ws")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from backend.core.browse import JobFilter, JobPage, TaskCounts, browse, task_counts
@@ -16,13 +16,15 @@ from backend.core.jobs import Job, JobStatus
 from backend.core.queue import QueueStats
 from backend.core.rejected import Rejected
 from backend.core.sends import check_send, is_encodable
+from backend.web.bodies import JsonBody, check_args_types
+from backend.web.callers import CallerDep, require_caller
 from backend.web.deps import KeysDep, QueueDep, RedisDep, RegistryDep, SettingsDep
-from backend.web.errors import ERRORS, ApiError, ErrorBody, rejected
+from backend.web.errors import BODY_ERRORS, ERRORS, UNAUTHORIZED, ApiError, error, rejected
 
-router = APIRouter(prefix="/api", tags=["jobs"])
+router = APIRouter(prefix="/api", tags=["jobs"], dependencies=[Depends(require_caller)])
 
 
-class JobRequest(BaseModel):
+class JobRequest(JsonBody):
     task: str = Field(default="uppercase", max_length=100, examples=["uppercase"])
     text: str = Field(default="", examples=["hello"])
     args: dict[str, Any] = Field(default_factory=dict, examples=[{}])
@@ -50,9 +52,24 @@ class TaskInfo(BaseModel):
     args_schema: dict[str, Any]
 
 
-@router.post("/jobs", status_code=202, responses=ERRORS)
+def exact_args(body: JobRequest, registry: RegistryDep) -> None:
+    """Arguments that fit their task only by lax conversion (`"5"` for a number) are refused,
+    as the schema says; runs before the route, which reads the same body."""
+    task = registry.get(body.task)
+    try:
+        if task is not None:
+            check_args_types(task, body.args)
+    except Rejected as exc:
+        raise rejected(exc) from None
+
+
+@router.post("/jobs", status_code=202, responses=BODY_ERRORS, dependencies=[Depends(exact_args)])
 async def create_job(
-    body: JobRequest, queue: QueueDep, registry: RegistryDep, settings: SettingsDep
+    body: JobRequest,
+    queue: QueueDep,
+    registry: RegistryDep,
+    settings: SettingsDep,
+    caller: CallerDep,
 ) -> JobCreated:
     """Queues a job; its outcome is read with GET /api/jobs/{id}."""
     if not is_encodable(body.model_dump()):
@@ -61,27 +78,27 @@ async def create_job(
         check_send(registry, settings, body.task, body.text, body.args)
     except Rejected as exc:
         raise rejected(exc) from None
-    job_id = await queue.enqueue(body.task, body.text, body.args)
-    return JobCreated(id=job_id)
+    done = await queue.submit(body.task, body.text, body.args, owner=caller.owner)
+    return JobCreated(id=done.id)
 
 
 @router.get("/jobs/{job_id}", responses=ERRORS)
-async def get_job(job_id: str, queue: QueueDep) -> Job:
-    """Status, attempts, worker, timings, and the result or the error of each failed attempt."""
+async def get_job(job_id: str, queue: QueueDep, caller: CallerDep) -> Job:
+    """Status, attempts, worker, timings, and the result or the error of each failed attempt.
+    Someone else's job is 404, as one that never was."""
     job = await queue.get(job_id)
-    if job is None:
+    if job is None or not caller.may_see(job):
         raise ApiError(404, "not_found", f"no job {job_id!r} (unknown, or past its retention)")
     return job
 
 
-@router.delete(
-    "/jobs/{job_id}",
-    responses={**ERRORS, 409: {"model": ErrorBody, "description": "Already finished"}},
-)
-async def cancel_job(job_id: str, queue: QueueDep) -> JobChange:
-    """Cancels a queued, retry-waiting or running job; a cancelled job never reports a result."""
-    outcome = await queue.cancel(job_id)
-    if outcome.status is None:
+@router.delete("/jobs/{job_id}", responses={**ERRORS, 409: error("Already finished")})
+async def cancel_job(job_id: str, queue: QueueDep, caller: CallerDep) -> JobChange:
+    """Cancels a queued, retry-waiting or running job; a cancelled job never reports a result.
+    The owner is checked first: a job changes hands never, so the read cannot go stale."""
+    job = await queue.get(job_id)
+    outcome = await queue.cancel(job_id) if job is not None and caller.may_see(job) else None
+    if outcome is None or outcome.status is None:
         raise ApiError(404, "not_found", f"no job {job_id!r}")
     if not outcome.cancelled:
         raise ApiError(409, "already_finished", f"job {job_id!r} already {outcome.status.value}")
@@ -99,6 +116,9 @@ async def queue_report(
     return QueueReport(**stats.model_dump(), workers=workers, tasks=counts)
 
 
+CURSOR = r"^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?\|[^|]*$"  # `next` as browse() writes it
+
+
 class JobQuery(BaseModel):
     """Filters and paging of GET /api/jobs."""
 
@@ -107,21 +127,26 @@ class JobQuery(BaseModel):
     task: str | None = Field(default=None, max_length=100)
     since: float | None = Field(default=None, ge=0, description="Created at or after (unix)")
     q: str | None = Field(default=None, max_length=200, description="In the id or the text")
-    cursor: str | None = Field(default=None, max_length=100, description="A page's `next`")
+    cursor: str | None = Field(
+        default=None, max_length=100, pattern=CURSOR, description="A page's `next`"
+    )
     limit: int = Field(default=50, ge=1, le=200)
 
 
 @router.get("/jobs", responses=ERRORS)
-async def list_jobs(redis: RedisDep, keys: KeysDep, query: Annotated[JobQuery, Query()]) -> JobPage:
-    """Jobs newest first, filtered; follow `next` for older ones."""
-    where = JobFilter(query.status, query.task, query.since, query.q or None)
+async def list_jobs(
+    redis: RedisDep, keys: KeysDep, query: Annotated[JobQuery, Query()], caller: CallerDep
+) -> JobPage:
+    """Jobs newest first, filtered; follow `next` for older ones. Only the caller's own jobs,
+    unless it holds the admin token."""
+    where = JobFilter(query.status, query.task, query.since, query.q or None, caller.sees_only)
     try:
         return await browse(redis, keys, where, query.cursor, query.limit)
     except ValueError as exc:
         raise ApiError(422, "invalid_request", f"cursor: {exc}") from None
 
 
-@router.get("/tasks")
+@router.get("/tasks", responses=UNAUTHORIZED)
 async def tasks(registry: RegistryDep) -> list[TaskInfo]:
     """The registered tasks and the JSON schema of their `args`."""
     return [

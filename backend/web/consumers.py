@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from backend.core.consumers import Consumer, ConsumerKind, is_known, list_consumers
 from backend.core.control import ALL, set_paused
 from backend.web.admin import AdminDep, controls_open
+from backend.web.callers import require_caller
 from backend.web.deps import KeysDep, RedisDep, SettingsDep
-from backend.web.errors import ERRORS, ApiError, ErrorBody
+from backend.web.errors import ADMIN_UNAUTHORIZED, ERRORS, UNAUTHORIZED, ApiError, error
 
-router = APIRouter(prefix="/api/consumers", tags=["consumers"])
+router = APIRouter(
+    prefix="/api/consumers", tags=["consumers"], dependencies=[Depends(require_caller)]
+)
 
 
 class ConsumerList(BaseModel):
@@ -31,7 +34,7 @@ class PauseChange(BaseModel):
     paused: bool
 
 
-@router.get("")
+@router.get("", responses=UNAUTHORIZED)
 async def consumers(redis: RedisDep, keys: KeysDep, settings: SettingsDep) -> ConsumerList:
     """Workers and subscribers with their state (idle, busy, paused, gone)."""
     timeout = settings.heartbeat_timeout
@@ -46,8 +49,8 @@ async def consumers(redis: RedisDep, keys: KeysDep, settings: SettingsDep) -> Co
     "/{consumer_id}/{action}",
     responses={
         **ERRORS,
-        401: {"model": ErrorBody, "description": "The admin token is missing or wrong"},
-        404: {"model": ErrorBody, "description": "No consumer with that id"},
+        **ADMIN_UNAUTHORIZED,
+        404: error("No consumer with that id"),
     },
 )
 async def pause_or_resume(

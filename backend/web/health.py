@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from backend.core.connection import check_redis
 from backend.core.stats import SystemStatus, read_status
+from backend.web.callers import require_caller
 from backend.web.deps import KeysDep, RedisDep, ServicesDep, SettingsDep
+from backend.web.errors import ERRORS, UNAUTHORIZED
 from backend.web.metrics import Snapshot, as_row, exposition
 
 router = APIRouter(tags=["health"])
@@ -44,7 +46,11 @@ async def metrics(services: ServicesDep, redis: RedisDep, keys: KeysDep) -> Resp
     return Response(exposition(snapshot), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/api/status")
+@router.get(
+    "/api/status",
+    responses={**UNAUTHORIZED, 503: ERRORS[503]},
+    dependencies=[Depends(require_caller)],
+)
 async def system_status(redis: RedisDep, keys: KeysDep, settings: SettingsDep) -> SystemStatus:
     """Redis, workers and subscribers as the home page shows them."""
     return await read_status(redis, keys, settings.heartbeat_timeout)

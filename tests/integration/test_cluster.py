@@ -27,6 +27,7 @@ from tests.wsclient import Client
 pytestmark = pytest.mark.slow
 
 KEYS = Keys("courier:")
+ADMIN = "cluster-test-admin"  # reads sockets' jobs over REST
 
 
 def owners(cluster: LocalCluster, names: list[str]) -> set[int]:
@@ -39,7 +40,12 @@ def owners(cluster: LocalCluster, names: list[str]) -> set[int]:
 
 
 def cluster_stack(cluster_url: str, tmp_path: Path, **settings: str) -> Stack:
-    base = {"heartbeat_interval": "0.2", "heartbeat_timeout": "1", "redis_cluster": "true"}
+    base = {
+        "heartbeat_interval": "0.2",
+        "heartbeat_timeout": "1",
+        "redis_cluster": "true",
+        "admin_token": ADMIN,
+    }
     return Stack(cluster_url, tmp_path, {**base, **settings})
 
 
@@ -120,7 +126,9 @@ async def send_load(client: Client, count: int, pause: float) -> tuple[list[str]
 
 def all_succeeded(base: str, ids: list[str]) -> bool:
     return all(
-        http_json(f"{base}/api/jobs/{job_id}")[1].get("status") == "succeeded" for job_id in ids
+        http_json(f"{base}/api/jobs/{job_id}", headers={"X-Admin-Token": ADMIN})[1].get("status")
+        == "succeeded"
+        for job_id in ids
     )
 
 

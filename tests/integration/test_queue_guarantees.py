@@ -23,8 +23,16 @@ FAST = {
 }
 
 
+ADMIN = "queue-guarantees-admin"  # jobs sent over a socket are the admin's only, over REST
+
+
 def api(base: str, path: str, method: str = "GET") -> tuple[int, Any]:
-    return http_json(base + path, method)
+    return http_json(base + path, method, headers={"X-Admin-Token": ADMIN})
+
+
+@pytest.fixture(autouse=True)
+def admin(stack: Stack) -> None:
+    stack.settings["admin_token"] = ADMIN
 
 
 @pytest.fixture

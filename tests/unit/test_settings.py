@@ -76,3 +76,41 @@ def test_wrong_value_is_one_line_naming_the_variable(
     assert message.startswith("invalid setting ")
     assert expected in message
     assert repr(value) in message
+
+
+def test_api_tokens_comma_separated_or_a_json_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COURIER_API_TOKENS", " first-token-0123456 ,second-token-0123456,")
+    assert load_settings().api_tokens == ["first-token-0123456", "second-token-0123456"]
+    monkeypatch.setenv("COURIER_API_TOKENS", '["first-token-0123456"]')
+    assert load_settings().api_tokens == ["first-token-0123456"]
+    monkeypatch.setenv("COURIER_API_TOKENS", "")
+    assert load_settings().api_tokens == []
+
+
+def test_api_tokens_file_adds_one_token_a_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    tokens = tmp_path / "tokens"
+    tokens.write_text("# ops\nfile-token-0123456789  # ci\n\nfirst-token-0123456\n")
+    monkeypatch.setenv("COURIER_API_TOKENS", "first-token-0123456")
+    monkeypatch.setenv("COURIER_API_TOKENS_FILE", str(tokens))
+    assert load_settings().api_tokens == ["first-token-0123456", "file-token-0123456789"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("COURIER_API_TOKENS", "short", "COURIER_API_TOKENS: token 1 of 1 is not at least 16"),
+        ("COURIER_API_TOKENS", "[not json", "COURIER_API_TOKENS: not a JSON list"),
+        ("COURIER_API_TOKENS_FILE", "/no/such/file", "COURIER_API_TOKENS_FILE: cannot read it"),
+    ],
+)
+def test_bad_api_tokens_are_named_without_echoing_them(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert str(error.value).startswith(f"invalid setting {expected}")
+    if variable == "COURIER_API_TOKENS":
+        assert value not in str(error.value)
