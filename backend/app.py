@@ -17,11 +17,12 @@ from fastapi.staticfiles import StaticFiles
 from backend.core.connection import create_redis
 from backend.core.keys import Keys
 from backend.core.loops import cancel_and_wait
+from backend.core.scheduler import run_schedules
 from backend.core.stats import Sampler
 from backend.core.tasks import TaskRegistry, load_tasks
 from backend.sessions.services import Services
 from backend.settings import Settings
-from backend.web import api, apidocs, consumers, dead, errors, health, schema, ws
+from backend.web import api, apidocs, consumers, dead, errors, health, schedules, schema, ws
 from backend.web.deps import AppState
 from frontend import chat, controls, dashboard, jobs, lab, live, pages
 from frontend.assets import static_dir
@@ -44,6 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
         api.router,
         dead.router,
         consumers.router,
+        schedules.router,
         ws.router,
         apidocs.router,
     ):
@@ -70,6 +72,9 @@ def _lifespan(
         background = [
             asyncio.create_task(hub.run(), name="event hub"),
             asyncio.create_task(Sampler(redis, keys).run(), name="metrics sampler"),
+            asyncio.create_task(
+                run_schedules(services.schedules, services.queue), name="schedules"
+            ),
         ]
         try:
             yield AppState(settings=settings, keys=keys, redis=redis, services=services)

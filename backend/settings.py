@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from backend.core.rates import parse_rate
+from backend.core.schedules import ScheduleSpec
 from backend.tokens import check_tokens, read_token_file, split_tokens
 
 ENV_PREFIX = "COURIER_"
@@ -134,6 +136,16 @@ class Settings(BaseSettings):
         le=300,
         description="A room member whose web process stopped refreshing it this long is dropped.",
     )
+    schedules: list[ScheduleSpec] = Field(
+        default_factory=list,
+        description='Cron schedules as JSON: [{"name": "digest", "cron": "*/5 * * * *", '
+        '"task": "uppercase", "text": "hi"}] (also: args, priority, timeout).',
+    )
+    task_rates: dict[str, str] = Field(
+        default_factory=dict,
+        description='Rate limits per task across all workers, as JSON: {"uppercase": "100/s"}; '
+        "they take the place of a task's own `@task(rate=...)`.",
+    )
     admin_token: str | None = Field(
         default=None,
         min_length=8,
@@ -181,6 +193,13 @@ class Settings(BaseSettings):
             added = read_token_file(self.api_tokens_file)
             self.api_tokens = list(dict.fromkeys([*self.api_tokens, *added]))
         return self
+
+    @field_validator("task_rates")
+    @classmethod
+    def _check_task_rates(cls, value: dict[str, str]) -> dict[str, str]:
+        for text in value.values():
+            parse_rate(text)
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

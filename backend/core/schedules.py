@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from croniter import CroniterBadCronError, croniter
+from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 from pydantic import BaseModel, Field, field_validator
 from redis.asyncio import Redis
 
@@ -25,6 +25,21 @@ from backend.core.options import JobOptions
 log = logging.getLogger("courier.schedules")
 
 NAME_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
+def _field(value: str) -> str:
+    """One cron field: `*` or a value or a range, with an optional step, comma-separated."""
+    item = rf"(?:\*|{value}(?:-{value})?)(?:/[1-9][0-9]?)?"
+    return rf"{item}(?:,{item})*"
+
+
+_MINUTE, _HOUR = r"(?:[0-5]?[0-9])", r"(?:[01]?[0-9]|2[0-3])"
+_DAY, _MONTH, _WEEKDAY = r"(?:0?[1-9]|[12][0-9]|3[01])", r"(?:0?[1-9]|1[0-2])", r"[0-7]"
+# What the API takes, as a pattern its schema can show: numeric fields, seconds last if six.
+CRON_PATTERN = (
+    rf"^{_field(_MINUTE)} {_field(_HOUR)} {_field(_DAY)} {_field(_MONTH)} {_field(_WEEKDAY)}"
+    rf"(?: {_field(_MINUTE)})?$"
+)
 GRACE = 30.0  # a tick missed by more than this (every process was down) is skipped, as cron does
 IDLE = 1.0  # seconds between looks when no tick is due sooner (schedules added over the API)
 
@@ -38,7 +53,9 @@ def next_run(cron: str, after: float) -> float:
 def check_cron(cron: str) -> str:
     """The expression itself, or ValueError saying what is wrong with it."""
     try:
-        croniter(cron)
+        croniter(cron).get_next(float)
+    except CroniterBadDateError:
+        raise ValueError(f"cron {cron!r} never fires (no such date)") from None
     except (CroniterBadCronError, ValueError, KeyError) as exc:
         raise ValueError(
             f"cron {cron!r} is not a cron expression ({exc}); five fields (minute hour "

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from backend.core.browse import JobFilter, JobPage, TaskCounts, browse, task_counts
 from backend.core.consumers import Consumer, ConsumerKind, list_consumers
 from backend.core.jobs import Job, JobStatus
+from backend.core.options import JobOptions
 from backend.core.queue import QueueStats
 from backend.core.rejected import Rejected
 from backend.core.sends import check_send, is_encodable
@@ -24,7 +25,7 @@ from backend.web.errors import BODY_ERRORS, ERRORS, UNAUTHORIZED, ApiError, erro
 router = APIRouter(prefix="/api", tags=["jobs"], dependencies=[Depends(require_caller)])
 
 
-class JobRequest(JsonBody):
+class JobRequest(JobOptions, JsonBody):
     task: str = Field(default="uppercase", max_length=100, examples=["uppercase"])
     text: str = Field(default="", examples=["hello"])
     args: dict[str, Any] = Field(default_factory=dict, examples=[{}])
@@ -33,6 +34,10 @@ class JobRequest(JsonBody):
 class JobCreated(BaseModel):
     id: str
     status: JobStatus = JobStatus.QUEUED
+    run_at: float | None = Field(default=None, description="When a delayed job may start")
+    duplicate: bool = Field(
+        default=False, description="An earlier job has this `key`: this is its id; nothing new runs"
+    )
 
 
 class JobChange(BaseModel):
@@ -78,8 +83,14 @@ async def create_job(
         check_send(registry, settings, body.task, body.text, body.args)
     except Rejected as exc:
         raise rejected(exc) from None
-    done = await queue.submit(body.task, body.text, body.args, owner=caller.owner)
-    return JobCreated(id=done.id)
+    done = await queue.submit(
+        body.task, body.text, body.args, options=body.options(), owner=caller.owner
+    )
+    status = JobStatus.QUEUED
+    if done.duplicate:
+        job = await queue.get(done.id)
+        status = job.status if job is not None else status
+    return JobCreated(id=done.id, status=status, run_at=done.run_at, duplicate=done.duplicate)
 
 
 @router.get("/jobs/{job_id}", responses=ERRORS)

@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from backend.core.options import option_error_code
 from backend.core.rejected import Rejected
 
 
@@ -85,8 +86,8 @@ def install_error_handlers(app: FastAPI) -> None:
         for error in exc.errors():
             where = ".".join(str(p) for p in error["loc"] if p != "body") or "body"
             problems.append(f"{where}: {error['msg']}")
-        detail = "; ".join(dict.fromkeys(problems))
-        return JSONResponse({"error": "invalid_request", "detail": detail}, 422)
+        code = option_error_code(exc.errors()) or "invalid_request"
+        return JSONResponse({"error": code, "detail": "; ".join(dict.fromkeys(problems))}, 422)
 
     async def redis_down(request: Request, exc: Exception) -> JSONResponse:
         detail = f"Redis is unavailable ({exc}); nothing was changed, try again"
