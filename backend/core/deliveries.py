@@ -77,7 +77,7 @@ class Deliveries(WaitingSets):
 
     def limit_rates(self, registry: TaskRegistry) -> None:
         """The tasks' own rates, or the setting's where it names the task."""
-        declared = {task.name: getattr(task, "rate", None) for task in registry.all()}
+        declared = {task.name: task.rate for task in registry.all()}
         rates = task_rates(declared, self.settings.task_rates)
         self.rate_args = rate_args(rates)
         if rates:

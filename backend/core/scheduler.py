@@ -29,7 +29,7 @@ def build_schedules(
                 f"COURIER_SCHEDULES: schedule {spec.name!r} names unknown task {spec.task!r} "
                 f"(known: {known})"
             )
-    declared = {task.name: getattr(task, "cron", None) for task in registry.all()}
+    declared = {task.name: task.cron for task in registry.all()}
     return Schedules(redis, keys, fixed_schedules(settings.schedules, declared))
 
 

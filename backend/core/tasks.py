@@ -19,6 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from backend.core.rates import parse_rate
+from backend.core.schedules import check_cron
+
 
 class NoArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -93,6 +96,10 @@ class TaskRegistry:
         module-level function (it is sent to a process by reference)."""
         if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
             raise ValueError(f"timeout must be a number of seconds > 0 (got {timeout!r})")
+        if rate is not None:
+            parse_rate(rate)  # a mistake stops the import, with what a rate looks like
+        if cron is not None:
+            check_cron(cron)
 
         def register(func: Any) -> Any:
             task_name = name or func.__name__

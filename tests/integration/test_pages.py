@@ -89,3 +89,37 @@ def test_the_dashboard_has_a_time_axis_a_scale_and_numbers_for_people(stack: Sta
     assert "waiting: 3 jobs" in html
     assert "e+0" not in html
     assert re.search(r'class="scale"[^>]*>8 s<', html), "the latency chart's scale"
+
+
+def test_the_dashboard_counts_jobs_per_task_with_a_total(stack: Stack) -> None:
+    base = stack.web()
+    keys = Keys("courier:")
+    client = sync_redis.Redis.from_url(stack.redis_url)
+    client.hset(
+        keys.task_stats,
+        mapping={
+            "uppercase|succeeded": 3,
+            "uppercase|run_seconds": 0.3,
+            "fail|failed": 6,
+            "fail|dead": 2,
+            "reverse|running": 1,
+            "reverse|succeeded": 1,
+            "reverse|run_seconds": 0.5,
+        },
+    )
+    client.close()
+    status, _, body = fetch(base, "/dashboard")
+    assert status == 200
+    rows = {
+        row[0]: row[1:]
+        for row in (
+            re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", tr)
+            for tr in re.findall(r"<tr>(.*?)</tr>", body.decode())
+        )
+        if row
+    }
+    # running, succeeded, failed attempts, dead, cancelled, mean run time
+    assert rows["uppercase"][:5] == ["0", "3", "0", "0", "0"]
+    assert rows["fail"][:5] == ["0", "0", "6", "2", "0"]
+    assert rows["all tasks"][:5] == ["1", "4", "6", "2", "0"]
+    assert rows["all tasks"][5] == "0.200 s", "weighted by successes: (0.3 + 0.5) / 4"

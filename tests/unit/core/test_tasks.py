@@ -58,3 +58,14 @@ def test_time_limit_rate_and_schedule_are_kept_as_given() -> None:
     assert (registered.timeout, registered.rate, registered.cron) == (2.5, "10/s", "*/5 * * * *")
     uppercase = load_tasks(None).get("uppercase")
     assert uppercase is not None and uppercase.timeout is None
+
+
+def test_a_bad_rate_or_cron_stops_the_registration() -> None:
+    registry = TaskRegistry()
+    with pytest.raises(ValueError, match="is not <count>/<unit>"):
+        registry.task("limited", rate="5 per second")
+    with pytest.raises(ValueError, match="is not a cron expression"):
+        registry.task("nightly", cron="0 25 * * *")
+    registry.task("fine", rate="5/s", cron="0 3 * * *")(lambda text, args: text)
+    task = registry.get("fine")
+    assert task is not None and (task.rate, task.cron) == ("5/s", "0 3 * * *")
