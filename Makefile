@@ -19,8 +19,9 @@ check: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit/test_tree.py
 
+# Most of these tests wait on real processes rather than compute: three at a time halves the run.
 unit: $(STAMP)
-	$(BIN)/pytest tests
+	$(BIN)/pytest -n 3 tests
 
 e2e: $(STAMP) browsers
 	$(BIN)/pytest e2e
