@@ -235,6 +235,7 @@ async def test_resume_after_disconnect_replays_missed_events(stack: Stack, ws: O
     stack.worker()
     client = await ws(base)
     job = await client.job("", task="sleep", args={"seconds": 0.3})
+    await client.until(lambda e: e["type"] == "started" and e["id"] == job)  # a worker has it
     seen = client.last_seq
     await client.close()
     await asyncio.sleep(0.6)
@@ -245,8 +246,8 @@ async def test_resume_after_disconnect_replays_missed_events(stack: Stack, ws: O
     result = await again.result_of(job)
     assert result["result"] == "slept 0.3s"
     assert [e["seq"] for e in again.events] == list(range(seen + 1, seen + 1 + len(again.events)))
-    kinds = [e["type"] for e in again.events]
-    assert kinds == ["started", *["progress"] * 10, "result"], "each event once, in order"
+    kinds = [e["type"] for e in client.events + again.events if e.get("id") == job]
+    assert kinds == ["accepted", "started", *["progress"] * 10, "result"], "each once, in order"
 
 
 async def test_resume_on_another_web_process_after_the_first_is_killed(
