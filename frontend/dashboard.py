@@ -14,7 +14,7 @@ from backend.core.browse import task_counts, totals
 from backend.core.stats import read_samples, read_status
 from backend.core.topology import read_topology
 from backend.web.deps import AppState, app_state
-from backend.web.ws import accept_if_allowed
+from backend.web.ws import accept_if_allowed, ignore_incoming
 from frontend.charts import Series, chart
 from frontend.pages import PAGE_METHODS
 from frontend.templating import render_fragment, templates
@@ -68,7 +68,7 @@ async def dashboard_socket(websocket: WebSocket) -> None:
         return
     try:
         async with asyncio.TaskGroup() as group:
-            group.create_task(_drain(websocket))
+            group.create_task(ignore_incoming(websocket))
             while True:
                 context = await dashboard_context(state)
                 html = render_fragment("fragments/dashboard_body.html", oob=True, **context)
@@ -76,8 +76,3 @@ async def dashboard_socket(websocket: WebSocket) -> None:
                 await asyncio.sleep(REFRESH)
     except* (WebSocketDisconnect, RuntimeError, OSError, KeyError):
         pass  # the tab closed (or sent something it should not): nothing to clean up
-
-
-async def _drain(websocket: WebSocket) -> None:
-    while True:
-        await websocket.receive_text()

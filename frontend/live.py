@@ -9,7 +9,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
 from backend.core.stats import SystemStatus, read_status
-from backend.web.ws import accept_if_allowed
+from backend.web.ws import accept_if_allowed, ignore_incoming
 from frontend.templating import render_fragment
 
 router = APIRouter(include_in_schema=False)
@@ -28,7 +28,7 @@ async def status_socket(websocket: WebSocket) -> None:
     last = ""
     try:
         async with asyncio.TaskGroup() as group:
-            group.create_task(_drain(websocket))
+            group.create_task(ignore_incoming(websocket))
             while websocket.application_state is WebSocketState.CONNECTED:
                 status = await read_status(
                     state["redis"], state["keys"], settings.heartbeat_timeout
@@ -65,9 +65,3 @@ def render_status(status: SystemStatus) -> str:
             ),
         ]
     )
-
-
-async def _drain(websocket: WebSocket) -> None:
-    """Reads (and ignores) what the page sends, so a closed tab is noticed at once."""
-    while True:
-        await websocket.receive_text()

@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 from backend.core.browse import load_jobs
 from backend.core.jobs import Job, JobStatus
 from backend.web.deps import AppState
-from backend.web.ws import accept_if_allowed
+from backend.web.ws import accept_if_allowed, ignore_incoming
 from frontend.templating import render_fragment
 
 log = logging.getLogger("courier.scheduled")
@@ -57,16 +57,10 @@ async def serve_scheduled(websocket: WebSocket) -> None:
         return
     try:
         async with asyncio.TaskGroup() as group:
-            group.create_task(_drain(websocket))
+            group.create_task(ignore_incoming(websocket))
             await ScheduledWatch(websocket, state).run()
     except* (WebSocketDisconnect, RuntimeError, OSError):
         log.debug("scheduled view socket closed")
-
-
-async def _drain(websocket: WebSocket) -> None:
-    """Reads (and ignores) what the page sends, so a closed tab is noticed at once."""
-    while True:
-        await websocket.receive_text()
 
 
 class ScheduledWatch:

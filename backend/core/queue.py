@@ -34,6 +34,7 @@ log = logging.getLogger("courier.queue")
 @dataclass(frozen=True)
 class Enqueued:
     id: str
+    status: JobStatus = JobStatus.QUEUED  # of the earlier job, for a duplicate
     duplicate: bool = False  # an earlier job had the same key: `id` is that job's
     run_at: float | None = None  # when a delayed job may start
 
@@ -89,7 +90,9 @@ class JobQueue(DeadLetters):
         hold = "" if turn is None or run_at is not None else time.time() + HOLD_SECONDS
         reply = await self._store(job_id, options, [hold, run_at or "", *_pairs(fields)])
         if reply[0] == "duplicate":
-            return await self._duplicate(str(reply[1]), session, ref, turn)
+            _, first, status, first_run_at = reply
+            found = Enqueued(first, JobStatus(status), duplicate=True, run_at=_number(first_run_at))
+            return await self._duplicate(found, session, ref, turn)
         accepted = job_events.accepted(job_id, ref, run_at)
         telling = self.events.emit_job(session, job_id, 0, accepted)
         await (turn.send(telling) if turn is not None else telling)
@@ -99,16 +102,14 @@ class JobQueue(DeadLetters):
         return Enqueued(job_id, run_at=run_at)
 
     async def _duplicate(
-        self, job_id: str, session: str, ref: str | int | None, turn: Turn | None
+        self, found: Enqueued, session: str, ref: str | int | None, turn: Turn | None
     ) -> Enqueued:
         """Answers a send whose key an earlier job holds: that job's id, and nothing runs."""
-        stored: Any = await self.redis.hget(self.keys.job(job_id), "run_at")
-        run_at = _number(stored)
         if session:
-            body = job_events.accepted_event(job_id, ref, run_at, duplicate=True)
+            body = job_events.accepted_event(found.id, ref, found.run_at, duplicate=True)
             telling = self.events.emit(session, body)
             await (turn.send(telling) if turn is not None else telling)
-        return Enqueued(job_id, duplicate=True, run_at=run_at)
+        return found
 
     async def enqueue(
         self,

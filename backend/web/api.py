@@ -86,11 +86,7 @@ async def create_job(
     done = await queue.submit(
         body.task, body.text, body.args, options=body.options(), owner=caller.owner
     )
-    status = JobStatus.QUEUED
-    if done.duplicate:
-        job = await queue.get(done.id)
-        status = job.status if job is not None else status
-    return JobCreated(id=done.id, status=status, run_at=done.run_at, duplicate=done.duplicate)
+    return JobCreated(id=done.id, status=done.status, run_at=done.run_at, duplicate=done.duplicate)
 
 
 @router.get("/jobs/{job_id}", responses=ERRORS)

@@ -40,6 +40,13 @@ class StarletteTransport:
             await self.websocket.close(code, reason)
 
 
+async def ignore_incoming(websocket: WebSocket) -> None:
+    """Reads (and ignores) what a page's push-only socket sends, so a closed tab is noticed at
+    once."""
+    while True:
+        await websocket.receive_text()
+
+
 async def accept_if_allowed(websocket: WebSocket) -> AppState | None:
     """Accepts a socket whose Origin is allowed; refuses the handshake (HTTP 403) otherwise."""
     state = app_state(websocket)

@@ -53,7 +53,8 @@ end
 # held in the delayed set, marked `held`, until its sender has been told `accepted` (then PROMOTE
 # makes it runnable at once) or, should the sender's web process die first, until the hold ends
 # and a worker's PROMOTE does. Returns {1}, {0} if the job exists already (a retried call after a
-# lost reply changes nothing) or {'duplicate', first job's id} for a key still in use.
+# lost reply changes nothing) or {'duplicate', first job's id, its status, its run_at or ''}
+# for a key still in use.
 ENQUEUE = (
     JOBS
     + RUNNABLE
@@ -65,8 +66,10 @@ local id, hold, run_at, priority = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 if redis.call('EXISTS', job) == 1 then return {0} end
 if ARGV[5] == '1' then
   local first = redis.call('GET', dedup)
-  if first and redis.call('EXISTS', ARGV[6] .. 'job:' .. first) == 1 then
-    return {'duplicate', first}
+  if first then
+    local status, first_run_at = unpack(redis.call('HMGET', ARGV[6] .. 'job:' .. first,
+      'status', 'run_at'))
+    if status then return {'duplicate', first, status, first_run_at or ''} end
   end
   redis.call('SET', dedup, id)
 end
