@@ -121,7 +121,19 @@ class Settings(BaseSettings):
         default=10_000, ge=100, description="Most events kept per session for resume."
     )
     rate_limit: float = Field(
-        default=1000.0, gt=0, description="Messages per second one WebSocket may send (burst: 1 s)."
+        default=1000.0,
+        gt=0,
+        description="Messages per second one WebSocket, and requests per second one API token "
+        "(or, without tokens, one client address), may send (burst: 1 s).",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest REST request body; a larger one gets 413 before it is read.",
+    )
+    outcome_wait: float = Field(
+        default=30.0, gt=0, le=600, description="Longest wait to learn if a dropped write ran."
     )
     chat_rate_limit: float = Field(
         default=5.0, gt=0, description="Chat messages per second one connection may send."
