@@ -8,6 +8,11 @@ reset can destroy the close frame before the client reads it. So here the server
 instead, reads and drops what the client still sends, and closes once the client has closed too
 (or after a few seconds, or a bounded number of bytes, for a client that never stops).
 
+A text frame that is not valid UTF-8 is closed with 1007, as uvicorn does, but logged as one
+warning line: uvicorn logs a traceback for it, and any client can send one. After either close,
+a write of the app (a welcome still on its way) is a disconnect, as once uvicorn has closed the
+socket, not an error with a traceback.
+
 uvicorn writes each frame to the socket at once: one system call per event, which is most of a
 web process's CPU when a room fans out. A session's writer sends every event it has queued in
 one go, so writes made in the same loop turn are joined and sent together at its end (in order,
@@ -20,10 +25,13 @@ import asyncio
 from asyncio import BaseTransport, Transport
 from typing import Any
 
+from uvicorn._types import ASGISendEvent
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 DRAIN_SECONDS = 5.0
 DRAIN_BYTES = 64 * 1024 * 1024
+CLOSE_INVALID_DATA = 1007
 
 
 class CoalescingTransport:
@@ -82,6 +90,33 @@ class GracefulWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.close_timer = self.loop.call_later(DRAIN_SECONDS, self.transport.close)
+
+    async def send(self, message: ASGISendEvent) -> None:
+        """Once a refused frame has closed the connection, the app's next write is told so as a
+        disconnect, as when uvicorn has closed the socket, not by an error with a traceback."""
+        if self.draining:
+            raise ClientDisconnected
+        await super().send(message)
+
+    def send_receive_event_to_app(self) -> None:
+        """uvicorn's, but an invalid text frame is logged as a warning, without a traceback."""
+        if self.curr_msg_data_type != "text" or self.close_sent:
+            super().send_receive_event_to_app()
+            return
+        data = b"".join(self.frames)
+        self.frames = []
+        try:
+            text = data.decode()
+        except UnicodeDecodeError as exc:
+            where = "{}:{} - ".format(*self.client) if self.client else ""
+            self.logger.warning("%sWebSocket closed (1007): text frame not UTF-8, %s", where, exc)
+            self.conn.send_close(CLOSE_INVALID_DATA, "text frame is not valid UTF-8")
+            self.handle_parser_exception()
+            return
+        self.queue.put_nowait({"type": "websocket.receive", "text": text})
+        if not self.read_paused:
+            self.read_paused = True
+            self.transport.pause_reading()
 
     def data_received(self, data: bytes) -> None:
         if not self.draining:

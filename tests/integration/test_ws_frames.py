@@ -77,12 +77,12 @@ async def test_a_burst_of_deep_frames_is_answered_without_tracebacks(
     assert "never retrieved" not in log
 
 
-def _handshake(base: str) -> socket.socket:
+def _handshake(base: str, path: str = "/ws") -> socket.socket:
     host, port = base.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=10)
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall(
-        f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
         .encode()
     )  # fmt: skip
@@ -114,3 +114,41 @@ async def test_an_oversized_frame_is_closed_with_1009_not_reset(web: str, size: 
     close = received[received.index(b"\x88") :]  # after the welcome text frame
     assert struct.unpack("!H", close[2:4])[0] == 1009
     assert b"exceeds limit" in close
+
+
+SOCKETS = [
+    "/ws",
+    "/ui/ws/status",
+    "/ui/ws/dashboard",
+    "/ui/jobs/ws",
+    "/ui/jobs/scheduled/ws",
+    "/ui/chat/lobby/ws?name=ann",
+    "/ui/lab/ws",
+]
+
+
+def _send_invalid_utf8(base: str, path: str) -> bytes:
+    sock = _handshake(base, path)
+    try:
+        payload = b'{"type":"ping","ref":"\xff\xfe"}'
+        sock.sendall(bytes([0x81, 0x80 | len(payload)]) + b"\0\0\0\0" + payload)
+        received = b""
+        while (chunk := sock.recv(65536)) != b"":
+            received += chunk
+        return received
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("path", SOCKETS)
+async def test_an_invalid_utf8_text_frame_is_closed_1007_with_one_warning(
+    frames_stack: Stack, path: str
+) -> None:
+    base = str(frames_stack.base)  # type: ignore[attr-defined]
+    received = await asyncio.to_thread(_send_invalid_utf8, base, path)
+    close = received[received.rindex(b"\x88") :]
+    assert struct.unpack("!H", close[2:4])[0] == 1007
+    log = frames_stack.roles[0].output()
+    assert "Traceback" not in log
+    warned = [line for line in log.splitlines() if "not UTF-8" in line]
+    assert warned and all(line.startswith("WARNING") for line in warned)
