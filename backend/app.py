@@ -24,6 +24,7 @@ from backend.sessions.services import Services
 from backend.settings import Settings
 from backend.web import api, apidocs, consumers, dead, errors, health, schedules, schema, ws
 from backend.web.deps import AppState
+from backend.web.limits import install_limits
 from frontend import chat, controls, dashboard, jobs, lab, live, pages
 from frontend.assets import static_dir
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
     ):
         app.include_router(router)
     errors.install_error_handlers(app)
+    install_limits(app, settings)
     schema.install_exact_schema(app, settings, registry)
     for page in (pages, live, chat, lab, controls, jobs, dashboard):
         app.include_router(page.router)

@@ -9,6 +9,8 @@ What FastAPI does not know, because it depends on how this app was built:
 - `text` is at most COURIER_MAX_TEXT_BYTES long (the limit is in UTF-8 bytes: `maxLength`, in
   characters, is exact for ASCII, and a longer text in bytes is still a 422 `text_too_long`);
 - `delay` and `at` are never both numbers (a model validator, invisible to the schema);
+- a body over COURIER_MAX_BODY_BYTES is 413 and a client over COURIER_RATE_LIMIT on /api/* is
+  429, both answered in front of the routes (`limits.py`), where FastAPI does not see them;
 - a token is optional (an empty security requirement) where this app does not ask for one: no
   COURIER_API_TOKENS and, for admin-only operations (marked `x-admin-only`), no
   COURIER_ADMIN_TOKEN.
@@ -26,6 +28,7 @@ from fastapi.routing import iter_route_contexts
 from backend.core.tasks import Task, TaskRegistry
 from backend.settings import Settings
 from backend.web.admin import require_admin
+from backend.web.limits import is_rate_limited
 
 Schema = dict[str, Any]
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -43,6 +46,7 @@ def install_exact_schema(app: FastAPI, settings: Settings, registry: TaskRegistr
             for body in schema["components"]["schemas"].values():
                 describe_body(body, schema["components"]["schemas"], settings, registry)
             describe_security(schema, settings, admin_operations(app))
+            describe_limits(schema, settings)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -101,3 +105,31 @@ def describe_security(schema: Schema, settings: Settings, admin: set[tuple[str, 
             needed = bool(settings.api_tokens) or (admin_only and settings.admin_token is not None)
             if not needed:
                 operation["security"].append({})
+
+
+def describe_limits(schema: Schema, settings: Settings) -> None:
+    content = {"application/json": {"schema": {"$ref": REF_TEMPLATE.format(model="ErrorBody")}}}
+    too_large = {
+        "description": f"The body is over {settings.max_body_bytes} bytes "
+        "(COURIER_MAX_BODY_BYTES): `body_too_large`",
+        "content": content,
+    }
+    retry_after = {
+        "description": "Whole seconds until a request would be taken again",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+    rate_limited = {
+        "description": f"Over {settings.rate_limit:g} requests/s for this token or address "
+        "(COURIER_RATE_LIMIT): `rate_limited`",
+        "headers": {"Retry-After": retry_after},
+        "content": content,
+    }
+    for path, operations in schema["paths"].items():
+        for operation in operations.values():
+            responses = operation["responses"]
+            if "requestBody" in operation:
+                responses["413"] = too_large
+            if is_rate_limited(path):
+                responses["429"] = rate_limited
+            operation["responses"] = dict(sorted(responses.items()))
