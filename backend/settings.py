@@ -124,7 +124,7 @@ class Settings(BaseSettings):
         default=1000.0,
         gt=0,
         description="Messages per second one WebSocket, and requests per second one API token "
-        "(or, without tokens, one client address), may send (burst: 1 s).",
+        "(or, without a valid token, one client address), may send (burst: 1 s).",
     )
     max_body_bytes: int = Field(
         default=1024 * 1024,
