@@ -5,13 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 
-from backend.settings import Settings, SettingsError, check_redis_url, load_settings
-
-MAX_BENCH_JOBS = 1_000_000
-MAX_BENCH_MEMBERS = 1_000  # one socket each in the bench, and half as many per web process
-MAX_BENCH_MESSAGES = 100_000
+from backend.bench.arguments import add_bench_commands, run_bench_command
+from backend.settings import Settings, SettingsError, load_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,89 +38,8 @@ def _parser() -> argparse.ArgumentParser:
         "--burst", action="store_true", help="process what is queued now, then exit"
     )
     roles.add_parser("subscriber", help="one pub/sub subscriber process")
-    _add_bench(roles.add_parser("bench", help="measure the app on this machine (not a test)"))
+    add_bench_commands(roles.add_parser("bench", help="measure the app on this machine"))
     return parser
-
-
-def _add_bench(bench: argparse.ArgumentParser) -> None:
-    kinds = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
-    _add_queue_bench(kinds)
-    _add_fanout_bench(kinds)
-
-
-def _add_queue_bench(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    queue = kinds.add_parser(
-        "queue",
-        help="queue jobs/s and latency through /ws, against processes it starts and stops",
-    )
-    queue.add_argument(
-        "--connections",
-        type=_positive,
-        default=4,
-        metavar="K",
-        help="WebSockets sharing the jobs (default 4)",
-    )
-    queue.add_argument(
-        "--jobs",
-        type=_jobs,
-        default=20_000,
-        metavar="N",
-        help="jobs in the throughput phase (default 20000)",
-    )
-    queue.add_argument(
-        "--latency-jobs",
-        type=_samples,
-        default=2_000,
-        metavar="M",
-        help="jobs sent one at a time in the latency phase; 0 skips it (default 2000)",
-    )
-    queue.add_argument(
-        "--workers", type=_workers, default=1, metavar="W", help="worker processes (default 1)"
-    )
-    queue.add_argument(
-        "--concurrency",
-        type=_positive,
-        metavar="C",
-        help="jobs each worker runs at once (default COURIER_WORKER_CONCURRENCY or 16)",
-    )
-    _add_bench_common(queue)
-
-
-def _add_fanout_bench(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    fanout = kinds.add_parser(
-        "fanout",
-        help="chat messages/s and latency to every member of one room over 2 web processes",
-    )
-    fanout.add_argument(
-        "--members",
-        type=_members,
-        default=200,
-        metavar="M",
-        help="WebSockets in the room, split over the 2 web processes (default 200)",
-    )
-    fanout.add_argument(
-        "--messages",
-        type=_messages,
-        default=500,
-        metavar="N",
-        help="chat messages one member sends to the room (default 500)",
-    )
-    _add_bench_common(fanout)
-
-
-def _add_bench_common(bench: argparse.ArgumentParser) -> None:
-    bench.add_argument(
-        "--redis-url",
-        type=_redis_url,
-        metavar="URL",
-        help="use this Redis (keys under a bench-only prefix) instead of starting one",
-    )
-    bench.add_argument(
-        "--redis-cluster",
-        action="store_true",
-        help="run on a Redis Cluster: a local 6-node one, or the one --redis-url names a node of",
-    )
-    bench.add_argument("--json", action="store_true", help="print the figures as JSON")
 
 
 def _add_listen_options(parser: argparse.ArgumentParser) -> None:
@@ -136,32 +51,12 @@ def _count(text: str) -> int:
     return _between(text, 0, 64)
 
 
-def _workers(text: str) -> int:
-    return _between(text, 1, 64)
-
-
 def _positive(text: str) -> int:
     return _between(text, 1, 1024)
 
 
 def _port(text: str) -> int:
     return _between(text, 1, 65535)
-
-
-def _jobs(text: str) -> int:
-    return _between(text, 1, MAX_BENCH_JOBS)
-
-
-def _samples(text: str) -> int:
-    return _between(text, 0, MAX_BENCH_JOBS)
-
-
-def _members(text: str) -> int:
-    return _between(text, 2, MAX_BENCH_MEMBERS)
-
-
-def _messages(text: str) -> int:
-    return _between(text, 1, MAX_BENCH_MESSAGES)
 
 
 def _between(text: str, low: int, high: int) -> int:
@@ -176,13 +71,6 @@ def _integer(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-
-
-def _redis_url(text: str) -> str:
-    try:
-        return check_redis_url(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -222,25 +110,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
         return run_worker(settings, burst=args.burst)
     if args.command == "bench":
-        return _bench(args, settings)
+        return run_bench_command(args, settings)
     from backend.procs.subscriber import run_subscriber
 
     return run_subscriber(settings)
-
-
-def _bench(args: argparse.Namespace, settings: Settings) -> int:
-    from backend.bench import FanoutBench, QueueBench, run_fanout_bench, run_queue_bench
-
-    common = {
-        "redis_url": args.redis_url,
-        "as_json": args.json,
-        "redis_cluster": args.redis_cluster,
-    }
-    if args.bench == "fanout":
-        return run_fanout_bench(FanoutBench(args.members, args.messages, **common))
-    concurrency = args.concurrency or settings.worker_concurrency
-    queue = QueueBench(args.connections, args.jobs, args.latency_jobs, args.workers, concurrency)
-    return run_queue_bench(replace(queue, **common))
 
 
 if __name__ == "__main__":

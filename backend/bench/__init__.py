@@ -1,7 +1,8 @@
 """`courier bench`: the app measured end to end, against real processes it starts and stops.
 
 `queue` measures queue throughput and latency; `fanout` measures a chat room's fan-out: one
-member's messages delivered to every member, across two web processes.
+member's messages delivered to every member, across two web processes; `faults` kills and
+restarts Redis, a worker and a web process under load and counts what a careful client saw.
 
 A message costs something in every process it crosses: the client's socket, the web process
 (parse, Lua script, pub/sub fan-in, socket writes), Redis, and the worker. Timing one piece
@@ -11,11 +12,7 @@ exactly as a client would, and stops all of them.
 
 Processes are started, watched and stopped synchronously, outside any event loop; each phase's
 WebSocket client runs in its own short event loop, so CPU time can be read between phases. A
-bench measures and reports, and asserts nothing about timings; the test suite never runs it.
+bench measures and reports, and asserts nothing about timings (the suite runs each one small, to
+check that it works). The package imports nothing itself: `courier` reads its options from
+`backend.bench.arguments` on every start, and the benches load only when one runs.
 """
-
-from backend.bench.fanout import run_fanout_bench
-from backend.bench.options import FanoutBench, QueueBench
-from backend.bench.queue import run_queue_bench
-
-__all__ = ["FanoutBench", "QueueBench", "run_fanout_bench", "run_queue_bench"]

@@ -22,11 +22,14 @@ class Plan:
     redis_url: str | None = None
     settings: Mapping[str, str] = field(default_factory=dict)
     redis_cluster: bool = False  # a Redis Cluster: its own local one unless given a URL
+    appendfsync: str | None = None  # its own redis-server's AOF fsync policy; None: no AOF
 
     def describe(self) -> str:
         """The processes as progress names them: `redis-server, 1 web, 1 worker(s)`, or
         `2 web processes` for web processes alone."""
         own = "a 6-node Redis Cluster, " if self.redis_cluster else "redis-server, "
+        if self.appendfsync and not self.redis_cluster:
+            own = f"redis-server (AOF, appendfsync {self.appendfsync}), "
         redis = "" if self.redis_url else own
         if self.webs > 1 and not self.workers:
             return f"{redis}{self.webs} web processes"
@@ -45,10 +48,16 @@ class QueueBench:
     redis_url: str | None = None
     as_json: bool = False
     redis_cluster: bool = False
+    appendfsync: str | None = None  # its own redis-server with AOF and this fsync policy
 
     def plan(self) -> Plan:
         return Plan(
-            1, self.workers, self.concurrency, self.redis_url, redis_cluster=self.redis_cluster
+            1,
+            self.workers,
+            self.concurrency,
+            self.redis_url,
+            redis_cluster=self.redis_cluster,
+            appendfsync=self.appendfsync,
         )
 
     def command(self) -> str:
@@ -56,6 +65,8 @@ class QueueBench:
         argv = ["courier", "bench", "queue", "--connections", str(self.connections)]
         argv += ["--jobs", str(self.jobs), "--latency-jobs", str(self.latency_jobs)]
         argv += ["--workers", str(self.workers), "--concurrency", str(self.concurrency)]
+        if self.appendfsync:
+            argv += ["--appendfsync", self.appendfsync]
         return _joined(argv, self.redis_url, self.as_json, self.redis_cluster)
 
 
@@ -80,6 +91,32 @@ class FanoutBench:
         argv = ["courier", "bench", "fanout", "--members", str(self.members)]
         argv += ["--messages", str(self.messages)]
         return _joined(argv, self.redis_url, self.as_json, self.redis_cluster)
+
+
+SCENARIOS = ("redis_restart", "redis_kill", "worker_kill", "web_kill")
+FAULT_VISIBILITY = 5.0  # seconds: COURIER_VISIBILITY_TIMEOUT in every fault scenario
+
+
+@dataclass(frozen=True)
+class FaultsBench:
+    """What `courier bench faults` was asked to do."""
+
+    jobs: int = 2_000
+    only: tuple[str, ...] = SCENARIOS
+    as_json: bool = False
+
+    def plan(self) -> Plan:
+        """Two web processes (one can die while the other takes the session over) and two
+        workers (one can die while the other takes its jobs over), on a Redis that fsyncs each
+        write. A short visibility timeout keeps a take-over, and so each scenario, short."""
+        visibility = {"COURIER_VISIBILITY_TIMEOUT": f"{FAULT_VISIBILITY:g}"}
+        return Plan(2, 2, settings=visibility, appendfsync="always")
+
+    def command(self) -> str:
+        argv = ["courier", "bench", "faults", "--jobs", str(self.jobs)]
+        if self.only != SCENARIOS:
+            argv += ["--only", ",".join(self.only)]
+        return _joined(argv, None, self.as_json, False)
 
 
 def _joined(argv: list[str], redis_url: str | None, as_json: bool, cluster: bool) -> str:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import redis
 
+from backend.bench.aof_redis import own_redis
 from backend.bench.cleanup import forget_keys
 from backend.bench.client import BenchError, say, sigterm_as_interrupt
 from backend.bench.options import TIME_LIMIT, UNTHROTTLED, Plan, hide_password
@@ -76,7 +77,7 @@ class Stack:
             except (RedisClusterError, ChildError) as exc:
                 raise BenchError(f"could not start a local Redis Cluster: {exc}") from None
             return self.cluster.url
-        self.redis = RedisServer(data_dir=self.directory / "redis", persistent=False)
+        self.redis = own_redis(self.directory / "redis", self.plan.appendfsync)
         try:
             return self.redis.start()
         except RedisServerError as exc:
@@ -152,7 +153,9 @@ class Stack:
         finally:
             client.close()
         owned = self.redis is not None or self.cluster is not None
-        where = "own, non-persistent" if owned else "given by --redis-url"
+        fsync = self.plan.appendfsync
+        where = f"own, AOF, appendfsync {fsync}" if fsync else "own, non-persistent"
+        where = where if owned else "given by --redis-url"
         if self.plan.redis_cluster:
             return f"Redis Cluster {version} ({where})"
         return f"redis-server {version} ({where})"
@@ -203,6 +206,7 @@ def _get_json(url: str) -> Any:
 
 
 R = TypeVar("R", bound=Verdict)
+T = TypeVar("T")
 
 
 def run_bench(plan: Plan, measure: Callable[[Stack, float], R], as_json: bool) -> int:
@@ -211,7 +215,7 @@ def run_bench(plan: Plan, measure: Callable[[Stack, float], R], as_json: bool) -
     run, 130 when interrupted."""
     with sigterm_as_interrupt():
         try:
-            report = _run(plan, measure)
+            report = run_stack(plan, measure)
         except BenchError as exc:
             say(str(exc))
             return 1
@@ -222,8 +226,9 @@ def run_bench(plan: Plan, measure: Callable[[Stack, float], R], as_json: bool) -
     return 0 if report.ok else 1
 
 
-def _run(plan: Plan, measure: Callable[[Stack, float], R]) -> R:
-    """Whatever happens, the processes started are stopped and their logs removed."""
+def run_stack(plan: Plan, measure: Callable[[Stack, float], T]) -> T:
+    """Starts what `plan` asks for and lets `measure(stack, deadline)` drive it, at most
+    TIME_LIMIT seconds; whatever happens, the processes are stopped and their logs removed."""
     deadline = time.monotonic() + TIME_LIMIT
     with tempfile.TemporaryDirectory(prefix="courier-bench-") as directory:
         stack = Stack(plan, Path(directory))
