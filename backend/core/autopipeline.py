@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
 from backend.core.connection import is_cluster
+from backend.core.outcomes import NotRun
 
 Arg = str | int | float
 
@@ -159,12 +160,23 @@ class ScriptPipeline:
             await self.cluster.initialize()  # learns the slot map once; a no-op after
         wheres = [self._where(call) for call in batch]
         async with self.redis.pipeline(transaction=False) as pipe:
+            if self.cluster is None:  # a cluster pipeline connects per node, inside execute
+                pipe.connection = await self._connection()
             for call, where in zip(batch, wheres, strict=True):
                 pipe.execute_command(*call.command(where in self.cached))
             replies = list(await pipe.execute(raise_on_error=False))
         ran = zip(wheres, replies, strict=True)
         self.cached.update(where for where, r in ran if where[0] and not isinstance(r, Exception))
         return replies
+
+    async def _connection(self) -> Any:
+        """A live connection for the next batch. Failing here, nothing was sent (NotRun); any
+        error after this may come after Redis ran the calls."""
+        pool: Any = self.redis.connection_pool
+        try:
+            return await pool.get_connection()
+        except (RedisError, OSError) as exc:
+            raise NotRun(str(exc)) from exc
 
     def _where(self, call: _Call) -> tuple[str, str]:
         """The script and the node that will run it ('' for a plain command)."""

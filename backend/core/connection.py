@@ -14,10 +14,9 @@ from typing import cast
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.maint_notifications import MaintNotificationsConfig
 
 from backend.settings import Settings
 
@@ -25,9 +24,11 @@ DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
 
 def create_redis(settings: Settings, url: str | None = None) -> Redis:
-    """A client over one pool; commands retry briefly so a Redis restart is ridden out."""
+    """A client over one pool. On a single Redis the client never sends a command again by
+    itself: a command whose reply was lost may have run, and only its caller knows whether
+    running it twice is harmless (`loops.patiently` retries those that are). A pooled connection
+    that died with a restarted Redis is replaced when it is next taken from the pool."""
     target = url or settings.redis_url or DEFAULT_URL
-    retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3)
     if settings.redis_cluster:
         cluster = RedisCluster.from_url(
             target,
@@ -43,8 +44,10 @@ def create_redis(settings: Settings, url: str | None = None) -> Redis:
         socket_connect_timeout=2.0,
         socket_keepalive=True,
         health_check_interval=15,
-        retry=retry,
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        retry=Retry(NoBackoff(), retries=0),
+        # Off, or the pool skips its check for connections that died with a restarted Redis
+        # and sends the next command on one of them.
+        maint_notifications_config=MaintNotificationsConfig(enabled=False),
     )
 
 

@@ -9,24 +9,24 @@ on that instance's channel), or nowhere (the events wait in the log for a resume
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from backend.core.autopipeline import BatchedScript, ScriptPipeline
 from backend.core.connection import is_cluster
 from backend.core.keys import Keys
+from backend.core.loops import patiently
 from backend.core.scripts import sessions as scripts
 from backend.settings import Settings
 
 # The seq counter outlives the log by this factor (see scripts.EMIT's SEQ_TTL).
 SEQ_TTL_FACTOR = 100
 
-T = TypeVar("T")
 Deliver = Callable[[str, list[str]], None]  # (session, events): hand them to a local socket
 
 
@@ -59,6 +59,7 @@ class SessionEvents:
         self.cluster = is_cluster(redis)
         root = "" if self.cluster else keys.instance("")
         self.head: list[str | int] = [settings.session_ttl, settings.session_log_max, root]
+        self.patience = settings.outcome_wait  # how long a reply whose call was lost is retried
         self.pipeline = ScriptPipeline(redis)
         self._emit = self.script(scripts.EMIT_ONE)
         self._emit_job = self.script(scripts.EMIT_JOB)
@@ -74,12 +75,27 @@ class SessionEvents:
         return [*self.head, session, self.instance, *more]
 
     async def emit(self, session: str, event: dict[str, Any], logged: bool = True) -> None:
-        """Sends one event to a session; `logged=False` for replies that make no sense replayed."""
+        """Sends one event to a session; `logged=False` for events that make no sense replayed."""
         if not session:
             return
         keys = self.keys.session(session).emit
         args = self._args(session, encode(event), "1" if logged else "0")
         await self._route(session, await self._emit(keys=keys, args=args))
+
+    async def reply(
+        self, session: str, reply_id: str, event: dict[str, Any], patience: float = 0.0
+    ) -> None:
+        """A reply to one client message, logged so that a resume replays it. If Redis fails
+        the call, it is made again for up to `patience` seconds; the script then returns the
+        reply already logged under `reply_id` (if the failed call ran), so it is numbered once."""
+        keys, body = self.keys.session(session).emit, encode(event)
+
+        async def call(again: bool) -> Any:
+            args = self._args(session, body, "1", reply_id, "1" if again else "0")
+            return await self._emit(keys=keys, args=args)
+
+        reply, _ = await self._again_if_lost(call, patience)
+        await self._route(session, reply)
 
     async def emit_job(
         self,
@@ -91,15 +107,42 @@ class SessionEvents:
         final: bool = False,
         first: str = "",
         parked: bool = False,
+        patience: float = 0.0,
     ) -> None:
         """One event of a job (or of a pub/sub message), at most once and in step order; `first`
-        goes before it if the session has heard nothing of the job yet (its `accepted`)."""
+        goes before it if the session has heard nothing of the job yet (its `accepted`). A call
+        whose reply is lost is made again for up to `patience` seconds (harmless: at most once);
+        if the lost one had emitted the event, it is read back from the log."""
         if not session:
             return
         owned = self.keys.session(session)
         keys = [*owned.emit, owned.jobs, *([owned.parked(job_id)] if parked else [])]
         args = self._args(session, job_id, step, "1" if final else "0", body, first, time.time())
-        await self._route(session, await self._emit_job(keys=keys, args=args))
+
+        async def call(again: bool) -> Any:
+            return await self._emit_job(keys=keys, args=args)
+
+        reply, again = await self._again_if_lost(call, patience)
+        if again and not reply[1] and self.deliver is not None:
+            self.deliver(session, await self.tail(session))
+            return
+        await self._route(session, reply)
+
+    async def _again_if_lost(
+        self, call: Callable[[bool], Awaitable[Any]], patience: float
+    ) -> tuple[Any, bool]:
+        """(the call's reply, whether it had to be made again)."""
+        try:
+            return await call(False), False
+        except (RedisError, OSError):
+            if not patience:
+                raise
+        return await patiently(lambda: call(True), patience), True
+
+    async def tail(self, session: str, count: int = 256) -> list[str]:
+        """The session's last logged events, oldest first (the writer skips those it sent)."""
+        rows: Any = await self.redis.xrevrange(self.keys.session(session).log, count=count)
+        return [str(fields["e"]) for _, fields in reversed(rows)]
 
     async def emit_reply(self, session: str, message_id: str, body: str) -> None:
         """A subscriber's reply, sent after the sender's `accepted` for that message."""
@@ -146,38 +189,3 @@ class SessionEvents:
         log = self.keys.session(session).log
         rows: Any = await self.redis.xrange(log, f"{after + 1}-0", "+")
         return [str(fields["e"]) for _, fields in rows]
-
-
-class Turn:
-    """A message's place in its session's order of replies. A reply goes into the script
-    pipeline only after the previous message's reply did, so replies keep the order of the
-    messages even when one takes two steps (a job is stored, then `accepted` is told)."""
-
-    def __init__(self, previous: asyncio.Future[None] | None) -> None:
-        self.previous = previous
-        self.mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    async def send(self, sending: Coroutine[Any, Any, T]) -> T:
-        """Runs `sending` once the previous reply is queued; the next may go once this one is.
-        A task's first step runs before the wake-ups `release` schedules, so the order holds."""
-        if self.previous is not None:
-            await asyncio.shield(self.previous)
-        task = asyncio.ensure_future(sending)
-        self.release()
-        return await task
-
-    def release(self) -> None:
-        if not self.mine.done():
-            self.mine.set_result(None)
-
-
-class TurnOrder:
-    """Hands out turns in the order messages are read."""
-
-    def __init__(self) -> None:
-        self.last: asyncio.Future[None] | None = None
-
-    def next(self) -> Turn:
-        turn = Turn(self.last)
-        self.last = turn.mine
-        return turn

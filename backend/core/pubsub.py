@@ -4,14 +4,17 @@ nobody else, ever. The sender learns how many received it (PUBLISH's reply)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from typing import Any
 
 from pydantic import BaseModel
+from redis.exceptions import RedisError
 
-from backend.core.events import SessionEvents, Turn, encode
+from backend.core.events import SessionEvents, encode
 from backend.core.keys import Keys
+from backend.core.turns import Turn
 
 
 class Broadcast(BaseModel):
@@ -67,16 +70,24 @@ class Publisher:
         )
         command = self.events.pipeline.command
         receivers = int(await command(self.publish_command, self.keys.topics, message.encoded()))
+        body, patience = accepted(message, receivers), self.events.patience
         telling = self.events.emit_job(
-            session, message.id, 0, accepted(message, receivers), final=True, parked=True
+            session, message.id, 0, body, final=True, parked=True, patience=patience
         )
         await asyncio.gather(
-            command("HINCRBY", self.keys.pubsub_stats, "published", 1),
-            command("HINCRBY", self.keys.pubsub_stats, "delivered", receivers),
-            command("HINCRBY", self.keys.pubsub_stats, "lost", 0 if receivers else 1),
-            turn.send(telling) if turn is not None else telling,
+            self._count(receivers), turn.send(telling) if turn is not None else telling
         )
         return message.id, receivers
+
+    async def _count(self, receivers: int) -> None:
+        """The counters are a courtesy: losing one must not turn a sent message into an error."""
+        command, stats = self.events.pipeline.command, self.keys.pubsub_stats
+        with contextlib.suppress(RedisError, OSError):
+            await asyncio.gather(
+                command("HINCRBY", stats, "published", 1),
+                command("HINCRBY", stats, "delivered", receivers),
+                command("HINCRBY", stats, "lost", 0 if receivers else 1),
+            )
 
     async def stats(self) -> PubSubStats:
         row: Any = await self.events.redis.hgetall(self.keys.pubsub_stats)

@@ -5,6 +5,7 @@ settled (the workers' side is `backend.core.deliveries`). Each job's state is a 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -12,18 +13,22 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
-from pydantic import BaseModel
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from backend.core import job_events
+from backend.core.cancels import CancelOutcome, Cancels
 from backend.core.dead_letters import DeadLetters
-from backend.core.events import SessionEvents, Turn
+from backend.core.events import SessionEvents
 from backend.core.jobs import Job, JobStatus
 from backend.core.keys import Keys
+from backend.core.loops import patiently
 from backend.core.options import JobOptions
+from backend.core.outcomes import NotRun, OutcomeUnknown
 from backend.core.queue_stats import GROUP, QueueStats, ensure_group, queue_depth, queue_stats
 from backend.core.scripts import deliveries as delivery_scripts
 from backend.core.scripts import queue as scripts
+from backend.core.turns import Turn
 from backend.settings import Settings
 
 HOLD_SECONDS = 5.0  # a new job waits at most this long for its `accepted` to be told
@@ -39,12 +44,7 @@ class Enqueued:
     run_at: float | None = None  # when a delayed job may start
 
 
-class CancelOutcome(BaseModel):
-    cancelled: bool
-    status: JobStatus | None  # None: no such job (or not the caller's)
-
-
-class JobQueue(DeadLetters):
+class JobQueue(DeadLetters, Cancels):
     def __init__(
         self, redis: Redis, keys: Keys, settings: Settings, events: SessionEvents | None = None
     ) -> None:
@@ -54,11 +54,12 @@ class JobQueue(DeadLetters):
         # Sharing the web process's SessionEvents keeps one script pipeline per process, so a
         # session's requests reach Redis in the order they were made.
         self.events = events or SessionEvents(redis, keys, settings)
+        self.patience = settings.outcome_wait  # a stored job's sender must hear `accepted`
         script = self.events.script
         self._enqueue = script(scripts.ENQUEUE)
-        self._cancel = script(scripts.CANCEL)
         self._promote = script(delivery_scripts.PROMOTE)
-        super().__init__()
+        DeadLetters.__init__(self)
+        Cancels.__init__(self)
 
     async def submit(
         self,
@@ -83,23 +84,46 @@ class JobQueue(DeadLetters):
         job_id, run_at = uuid.uuid4().hex, options.run_at()
         fields = self._new_job(job_id, task, text, args, session=session, ref=ref)
         fields |= {"owner": session if owner is None else owner}
-        if options.timeout is not None:
-            fields["timeout"] = options.timeout
+        fields |= {"timeout": options.timeout} if options.timeout is not None else {}
         # Held while earlier messages of the session may still be unanswered: a worker that
         # took the job at once would tell its `accepted` ahead of their replies.
         hold = "" if turn is None or run_at is not None else time.time() + HOLD_SECONDS
-        reply = await self._store(job_id, options, [hold, run_at or "", *_pairs(fields)])
+        reply = await self._store_or_look_up(job_id, options, [hold, run_at or "", *_pairs(fields)])
         if reply[0] == "duplicate":
             _, first, status, first_run_at = reply
             found = Enqueued(first, JobStatus(status), duplicate=True, run_at=_number(first_run_at))
             return await self._duplicate(found, session, ref, turn)
         accepted = job_events.accepted(job_id, ref, run_at)
-        telling = self.events.emit_job(session, job_id, 0, accepted)
+        telling = self.events.emit_job(session, job_id, 0, accepted, patience=self.patience)
         await (turn.send(telling) if turn is not None else telling)
         if hold:
             promote = [self.keys.delayed, self.keys.ready, self.keys.wake, self.keys.job(job_id)]
-            await self._promote(keys=[*promote, *self.keys.job_tail], args=[job_id])
+            with contextlib.suppress(RedisError, OSError):  # else it runs when the hold ends
+                await self._promote(keys=[*promote, *self.keys.job_tail], args=[job_id])
         return Enqueued(job_id, run_at=run_at)
+
+    async def _store_or_look_up(
+        self, job_id: str, options: JobOptions, args: list[Any]
+    ) -> list[Any]:
+        try:
+            return await self._store(job_id, options, args)
+        except NotRun:
+            raise
+        except (RedisError, OSError):
+            return await self._look_up(job_id)
+
+    async def _look_up(self, job_id: str) -> list[Any]:
+        """The store's reply was lost, and Redis may have run it: the job is looked up by its id
+        once Redis answers, so that the sender hears the truth (`ENQUEUE`'s reply if stored)."""
+        wait = self.settings.outcome_wait
+        try:
+            stored = await patiently(lambda: self.redis.exists(self.keys.job(job_id)), wait)
+        except (RedisError, OSError) as exc:
+            raise OutcomeUnknown(f"storing job {job_id}", wait, job_id) from exc
+        if not stored:
+            raise NotRun(f"Redis went away before it stored job {job_id}")
+        log.info("job %s was stored, though Redis went away before saying so", job_id)
+        return [1]
 
     async def _duplicate(
         self, found: Enqueued, session: str, ref: str | int | None, turn: Turn | None
@@ -107,7 +131,9 @@ class JobQueue(DeadLetters):
         """Answers a send whose key an earlier job holds: that job's id, and nothing runs."""
         if session:
             body = job_events.accepted_event(found.id, ref, found.run_at, duplicate=True)
-            telling = self.events.emit(session, body)
+            reply_id = turn.id if turn is not None else uuid.uuid4().hex
+            wait = self.settings.outcome_wait
+            telling = self.events.reply(session, reply_id, body, patience=wait)
             await (turn.send(telling) if turn is not None else telling)
         return found
 
@@ -175,33 +201,11 @@ class JobQueue(DeadLetters):
         row: Any = await self.redis.hgetall(self.keys.job(job_id))
         return Job.from_hash(row) if row else None
 
-    async def cancel(
-        self, job_id: str, session: str = "", turn: Turn | None = None
-    ) -> CancelOutcome:
-        """Cancels a queued, waiting or running job; `session` limits it to that session's jobs.
-        The job's own session is told, whoever cancelled it."""
-        waiting = [self.keys.delayed, self.keys.scheduled, self.keys.limited, self.keys.ready]
-        reply = await self._cancel(
-            keys=[self.keys.job(job_id), *waiting, self.keys.stats, *self.keys.job_tail],
-            args=[job_id, session, time.time(), self.keys.control],
-        )
-        if reply[0] == "missing":
-            return CancelOutcome(cancelled=False, status=None)
-        if reply[0] == "final":
-            return CancelOutcome(cancelled=False, status=JobStatus(reply[1]))
-        _, _, owner, ref, runs = reply
-        end = job_events.step(int(runs), job_events.END)
-        first = job_events.accepted(job_id, json.loads(ref))
-        body = job_events.cancelled(job_id)
-        telling = self.events.emit_job(owner, job_id, end, body, final=True, first=first)
-        await (turn.send(telling) if turn is not None else telling)
-        return CancelOutcome(cancelled=True, status=JobStatus.CANCELLED)
-
     async def stats(self) -> QueueStats:
         return await queue_stats(self.redis, self.keys)
 
 
-__all__ = ["GROUP", "JobQueue", "QueueStats", "ensure_group", "queue_depth"]
+__all__ = ["GROUP", "CancelOutcome", "JobQueue", "QueueStats", "ensure_group", "queue_depth"]
 
 
 def _pairs(fields: dict[str, Any]) -> list[Any]:

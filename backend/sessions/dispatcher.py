@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from redis.exceptions import RedisError
 
-from backend.core.events import SessionEvents, Turn
+from backend.core.events import SessionEvents
+from backend.core.outcomes import NotRun, OutcomeUnknown
 from backend.core.rejected import Rejected
 from backend.core.sends import check_send
+from backend.core.turns import Turn
 from backend.sessions.protocol import (
     Cancel,
     Chat,
@@ -46,9 +48,20 @@ class Dispatcher:
             await self._dispatch(message)
         except Rejected as exc:
             raise ProtocolError(ErrorCode(exc.code), exc.detail, message.ref) from None
-        except RedisError:
+        except NotRun:
             detail = "Redis is unavailable; nothing was done, try again"
             raise ProtocolError(ErrorCode.UNAVAILABLE, detail, message.ref) from None
+        except OutcomeUnknown as exc:
+            detail = f"{exc}; it may have been done"
+            if exc.job_id is not None:
+                detail += f": ask for job {exc.job_id}, or send again with the same key"
+            code = ErrorCode.OUTCOME_UNKNOWN
+            raise ProtocolError(code, detail, message.ref, exc.job_id) from None
+        except RedisError as exc:
+            # Redis went away after the request was sent: a publish or a room message may have
+            # gone out, so this is not `unavailable` (which promises that nothing was done).
+            detail = f"Redis went away while this was carried out ({exc}); it may have been done"
+            raise ProtocolError(ErrorCode.OUTCOME_UNKNOWN, detail, message.ref) from None
 
     async def _dispatch(self, message: Request) -> None:
         match message:
@@ -60,7 +73,7 @@ class Dispatcher:
                 await self._cancel(message)
             case Ping():
                 pong = {"type": "pong", "ref": message.ref}
-                await self.turn.send(self.events.emit(self.session, pong, False))
+                await self.turn.send(self.events.reply(self.session, self.turn.id, pong))
             case Join():
                 since = (message.offset, message.epoch) if message.epoch is not None else None
                 name, sink = message.name, self.sink

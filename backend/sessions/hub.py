@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import time
@@ -25,7 +26,7 @@ from backend.core.connection import is_cluster
 from backend.core.events import SEQ_TTL_FACTOR, SessionEvents
 from backend.core.keys import Keys
 from backend.core.listener import ChannelListener
-from backend.core.loops import every
+from backend.core.loops import every, patiently
 from backend.core.rooms import Rooms
 from backend.sessions.feed import KEEP_ALIVE, JobFeed
 from backend.sessions.roomhub import RoomHub
@@ -35,6 +36,7 @@ log = logging.getLogger("courier.hub")
 
 SUPERSEDE = "!supersede"  # sent on an instance channel instead of an event
 RECOVER_AFTER = 5.0  # seconds a job may go without its end before the hub checks on it
+CATCH_UP_PATIENCE = 5.0  # seconds a session's catch-up is retried through a flapping Redis
 
 
 class Sink(Protocol):
@@ -138,8 +140,10 @@ class EventHub:
         and the same for the rooms."""
         for session, sink in list(self.sinks.items()):
             try:
-                _, missed, _ = await self.attach(session, sink.last_seq)
-            except RedisError as exc:
+                _, missed, _ = await patiently(
+                    functools.partial(self.attach, session, sink.last_seq), CATCH_UP_PATIENCE
+                )
+            except (RedisError, OSError) as exc:
                 log.warning("could not catch up session %s: %s", session, exc)
                 continue
             for event in missed:

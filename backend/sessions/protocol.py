@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     ALREADY_FINISHED = "already_finished"
     UNAVAILABLE = "unavailable"
+    OUTCOME_UNKNOWN = "outcome_unknown"
     NOT_IN_ROOM = "not_in_room"
     NAME_TAKEN = "name_taken"
     TOO_DEEP = "too_deep"
@@ -51,11 +52,14 @@ class ErrorCode(StrEnum):
 class ProtocolError(Exception):
     """A client message that cannot be served; becomes an `error` event, the socket stays open."""
 
-    def __init__(self, code: ErrorCode, detail: str, ref: object = None) -> None:
+    def __init__(
+        self, code: ErrorCode, detail: str, ref: object = None, job_id: str | None = None
+    ) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
         self.ref = ref
+        self.job_id = job_id  # the job an `outcome_unknown` is about
 
 
 class Message(BaseModel):

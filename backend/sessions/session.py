@@ -16,7 +16,8 @@ from typing import Any, Protocol
 from redis.exceptions import RedisError
 
 from backend.core import job_events
-from backend.core.events import Turn, TurnOrder, encode
+from backend.core.events import encode
+from backend.core.turns import Turn, TurnOrder
 from backend.sessions.dispatcher import Dispatcher
 from backend.sessions.parsing import decode, safe_ref, validate
 from backend.sessions.protocol import PROTOCOL_VERSION, ErrorCode, ProtocolError
@@ -68,6 +69,9 @@ class ClientSession:
         # Jobs of this session not yet told their end, by when this process first saw them:
         # the hub sends an end that the worker could not (see EventHub.recover).
         self.inflight: dict[str, float] = {}
+        # Messages read and not yet answered: they are answered (into the log, for a resume)
+        # even when the client has gone, so no message that reached us goes without a reply.
+        self.answering: set[asyncio.Task[None]] = set()
 
     @property
     def last_seq(self) -> int:
@@ -140,6 +144,7 @@ class ClientSession:
             for task in tasks:
                 task.cancel()
             results = await asyncio.gather(*tasks, return_exceptions=True)
+            await self._finish_answers()
         for result in results:
             if isinstance(result, Exception) and not isinstance(result, Disconnected | OSError):
                 log.error("session %s ended by %r", self.id, result)
@@ -164,7 +169,7 @@ class ClientSession:
         """Reads on while earlier messages wait for Redis, up to MAX_IN_FLIGHT at once. Each
         message takes a turn as it is read, and its reply waits for the previous message's, so
         replies keep the order of the messages (see `events.Turn`)."""
-        in_flight: set[asyncio.Task[None]] = set()
+        in_flight = self.answering
         try:
             while True:
                 try:
@@ -178,9 +183,15 @@ class ClientSession:
                 task.add_done_callback(in_flight.discard)
         except Disconnected:
             pass
-        finally:
-            for task in in_flight:
-                task.cancel()
+
+    async def _finish_answers(self) -> None:
+        """Waits for the answers still on their way (Redis may be coming back: at most
+        COURIER_OUTCOME_WAIT and a little), then gives up on what is left."""
+        if not self.answering:
+            return
+        _, late = await asyncio.wait(self.answering, timeout=self.settings.outcome_wait + 5)
+        for task in late:
+            task.cancel()
 
     async def _answer(self, frame: str | ProtocolError, turn: Turn) -> None:
         """Exactly one reply per frame: the frame's own events, or one `error`. Never raises,
@@ -216,19 +227,20 @@ class ClientSession:
 
     # Messages ----------------------------------------------------------------------------------
 
-    async def emit(self, event: dict[str, Any], logged: bool = True) -> None:
-        await self.hub.events.emit(self.id, event, logged)
-
-    async def reply_error(self, error: ProtocolError, turn: Turn | None = None) -> None:
-        event = {
+    async def reply_error(self, error: ProtocolError, turn: Turn) -> None:
+        """Numbered and logged like every reply, so a client that missed it while reconnecting
+        gets it on resume. With no Redis to number it, it goes out in order under the last seq
+        the client saw (and is not replayed)."""
+        event: dict[str, Any] = {
             "type": "error",
             "ref": error.ref,
             "code": error.code.value,
             "detail": error.detail,
         }
+        if error.job_id is not None:
+            event["id"] = error.job_id
+        wait = self.settings.outcome_wait
         try:
-            sending = self.emit(event, logged=False)
-            await (turn.send(sending) if turn is not None else sending)
-        except RedisError:
-            # No Redis to number it: send it straight away under the last seq the client saw.
-            await self.transport.send_text(encode({"seq": self.last_seq, **event}))
+            await turn.send(self.hub.events.reply(self.id, turn.id, event, patience=wait))
+        except (RedisError, OSError):
+            self._put(encode({**event, "seq": self.last_seq}))

@@ -9,12 +9,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from backend.core.options import option_error_code
+from backend.core.outcomes import NotRun, OutcomeUnknown
 from backend.core.rejected import Rejected
 
 
@@ -32,6 +33,12 @@ class ApiError(Exception):
 class ErrorBody(BaseModel):
     error: str
     detail: str
+
+
+class RedisDownBody(ErrorBody):
+    id: str | None = Field(
+        default=None, description="With `outcome_unknown` from POST /api/jobs: the job's id"
+    )
 
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -52,7 +59,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     **UNAUTHORIZED,
     404: error("No such job"),
     422: error("Invalid request"),
-    503: error("Redis unavailable"),
+    503: {
+        "model": RedisDownBody,
+        "description": "`unavailable`: Redis does not answer and nothing was changed; "
+        "`outcome_unknown`: Redis went away after the call reached it",
+    },
 }
 ADMIN_UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: error(
@@ -90,13 +101,24 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": code, "detail": "; ".join(dict.fromkeys(problems))}, 422)
 
     async def redis_down(request: Request, exc: Exception) -> JSONResponse:
-        detail = f"Redis is unavailable ({exc}); nothing was changed, try again"
-        return JSONResponse({"error": "unavailable", "detail": detail}, 503)
+        return JSONResponse(redis_down_body(request.method, exc), 503)
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(RedisError, redis_down)
     app.add_exception_handler(HTTPException, http_error)
+
+
+def redis_down_body(method: str, exc: Exception) -> dict[str, str]:
+    """`unavailable` only when it is true that nothing was changed (see `core.outcomes`)."""
+    if isinstance(exc, OutcomeUnknown):
+        body = {"error": "outcome_unknown", "detail": f"{exc}; it may have been done"}
+        return body | ({"id": exc.job_id} if exc.job_id else {})
+    if isinstance(exc, NotRun) or method in {"GET", "HEAD"}:
+        detail = f"Redis is unavailable ({exc}); nothing was changed, try again"
+        return {"error": "unavailable", "detail": detail}
+    detail = f"Redis went away while this was carried out ({exc}); it may have been done"
+    return {"error": "outcome_unknown", "detail": detail}
 
 
 def _json_problem(exc: RequestValidationError) -> str:

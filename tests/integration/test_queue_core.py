@@ -8,10 +8,10 @@ import pytest
 from redis.asyncio import Redis
 
 from backend.core.deliveries import Deliveries
-from backend.core.events import Turn
 from backend.core.keys import Keys
 from backend.core.options import JobOptions
 from backend.core.queue import GROUP, JobQueue
+from backend.core.turns import Turn
 from backend.procs.worker import Worker
 from backend.settings import Settings
 
@@ -66,7 +66,7 @@ async def test_take_over_reaches_dead_entries_behind_live_ones(
     rescued: list[str] = []
     for _ in range(20):
         await queue.keep_alive("live", [d.entry for d in live])
-        rescued += [d.job_id for d in await queue.reclaim("rescuer", 2)]
+        rescued += [d.job_id for d, _ in await queue.take("rescuer", 2, claim=True)]
         if set(rescued) >= {d.job_id for d in dead}:
             break
     assert {d.job_id for d in dead} <= set(rescued), "every dead worker's entry is reached"
@@ -124,5 +124,5 @@ async def test_a_job_whose_start_was_lost_is_run_again_not_dropped(
     assert await queue.settle(outcome) == "queued"
     assert (await redis.xpending(keys.stream, GROUP))["pending"] == 1
     await asyncio.sleep(0.05)
-    retaken = await queue.reclaim("w2", 10)
-    assert [d.job_id for d in retaken] == [job_id]
+    retaken = await queue.take("w2", 10, claim=True)
+    assert [d.job_id for d, _ in retaken] == [job_id]

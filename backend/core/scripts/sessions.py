@@ -22,13 +22,17 @@ local SEQ_TTL = TTL * 100
 local ROUTED = redis.call('GET', ROUTE)
 local OUT = {}
 
-local function emit(body, logged)
+local function emit(body, logged, reply)
   local seq = redis.call('INCR', SEQ)
   redis.call('EXPIRE', SEQ, SEQ_TTL)
   local event = '{"seq":' .. seq .. ',' .. string.sub(body, 2)
   if logged then
     -- pcall: a log that cannot take the entry must not abort the script around it
-    redis.pcall('XADD', LOG, 'MAXLEN', '~', LOG_MAX, seq .. '-0', 'e', event)
+    if reply and reply ~= '' then
+      redis.pcall('XADD', LOG, 'MAXLEN', '~', LOG_MAX, seq .. '-0', 'e', event, 'r', reply)
+    else
+      redis.pcall('XADD', LOG, 'MAXLEN', '~', LOG_MAX, seq .. '-0', 'e', event)
+    end
     redis.call('EXPIRE', LOG, TTL)
   end
   if ROUTED and CHANNEL_ROOT ~= '' and ROUTED ~= CALLER then
@@ -41,11 +45,23 @@ end
 local function done() return {ROUTED or '', OUT} end
 """
 
-# ARGV[6..]: body, logged ('1' or '0').
+# ARGV[6..]: body, logged ('1' or '0'), reply id ('' for none), again ('1': an earlier call's
+# reply was lost). A reply is logged under its id; called again, the script returns the reply
+# already logged under that id instead of numbering it twice (a reply is sent once, and the
+# log is where a lost one is found).
 EMIT_ONE = (
     EMIT
     + r"""
-emit(ARGV[6], ARGV[7] == '1')
+local reply = ARGV[8] or ''
+if ARGV[9] == '1' and reply ~= '' then
+  for _, row in ipairs(redis.call('XREVRANGE', LOG, '+', '-', 'COUNT', 1000)) do
+    if row[2][4] == reply then
+      OUT[1] = row[2][2]
+      return done()
+    end
+  end
+end
+emit(ARGV[6], ARGV[7] == '1', reply)
 return done()
 """
 )

@@ -200,18 +200,19 @@ async def test_resume_replays_exactly_what_was_missed(
     assert len(again.events) == 4, f"something came twice: {again.events}"
 
 
-async def test_resume_replays_logged_events_but_not_pongs_or_errors(
+async def test_resume_replays_every_reply_pongs_and_errors_too(
     services: Services, connect: Connect
 ) -> None:
+    """A client that missed replies while reconnecting gets each of them on resume, once."""
     first = connect(services)
     await first.next()
     accepted = await first.ask({"type": "send", "text": "a"})
-    await first.ask({"type": "ping"})
-    await first.ask("{not json")
+    pong = await first.ask({"type": "ping"})
+    error = await first.ask("{not json")
     await first.hang_up()
 
     again = connect(services, first.id, after=0)
     welcome = await again.next()
-    assert (welcome["seq"], welcome["resumed"]) == (0, 1)
-    assert await again.next() == accepted
+    assert (welcome["seq"], welcome["resumed"]) == (0, 3)
+    assert [await again.next() for _ in range(3)] == [accepted, pong, error]
     assert (await again.ask({"type": "ping"}))["seq"] == 4
