@@ -26,6 +26,7 @@ from backend.bench.faults_trace import WAITING, Frame, Ledger
 UNNUMBERED = ("error", "pong")  # replies whose seq is not kept for resume (and may repeat)
 QUIET = 20.0  # seconds without progress after which the session stops waiting
 CONNECT_PAUSE = 0.2  # seconds between two tries to connect
+CATCH_UP_LIMIT = 5.0  # seconds the announced resumed events may take to come
 
 
 class Session:
@@ -61,12 +62,19 @@ class Session:
         while not self.over():
             socket = await self._connect()
             if socket is None:
-                return
+                break
             try:
                 await self._serve(socket)
             finally:
                 with contextlib.suppress(Exception):
                     await socket.close()
+        ledger = self.ledger
+        if not ledger.finished(self.next == len(ledger.frames)):
+            why = "time limit" if ledger.clock() > self.until else f"{QUIET:g}s without progress"
+            ledger.note(
+                f"stopped waiting ({why}): {len(ledger.pending)} frames without a reply,"
+                f" {ledger.open_jobs} jobs not ended, {len(ledger.frames) - self.next} never sent"
+            )
 
     async def _connect(self) -> ClientConnection | None:
         while not self.over():
@@ -104,9 +112,19 @@ class Session:
         self.session = str(event.get("session"))
         self.connection += 1
         self.catching_up = resumed
-        if not resumed:
+        if resumed:
+            loop = asyncio.get_running_loop()
+            loop.call_later(CATCH_UP_LIMIT, self._late_catch_up, self.connection)
+        else:
             self._caught_up()
         return True
+
+    def _late_catch_up(self, connection: int) -> None:
+        """Fewer events came than the welcome announced: resend anyway, and say so."""
+        if self.catching_up and connection == self.connection:
+            self.ledger.note(f"{self.catching_up} announced resumed events never came")
+            self.catching_up = 0
+            self._caught_up()
 
     def _caught_up(self) -> None:
         """Frames sent on an earlier connection and still without a reply go out again."""
@@ -119,10 +137,12 @@ class Session:
         """Reads and sends until the session is over or the connection drops."""
         reader = asyncio.create_task(self._read(socket))
         sender = asyncio.create_task(self._send(socket))
-        done, _ = await asyncio.wait((reader, sender), return_when=asyncio.FIRST_COMPLETED)
-        for task in (reader, sender):
-            task.cancel()
-        await asyncio.gather(reader, sender, return_exceptions=True)
+        try:
+            done, _ = await asyncio.wait((reader, sender), return_when=asyncio.FIRST_COMPLETED)
+        finally:  # also when the run is cancelled: no task is left behind
+            for task in (reader, sender):
+                task.cancel()
+            await asyncio.gather(reader, sender, return_exceptions=True)
         for task in done:
             failure = task.exception()
             if isinstance(failure, ConnectionClosed | OSError):
