@@ -23,7 +23,10 @@ class StarletteTransport:
         self.websocket = websocket
 
     async def send_text(self, data: str) -> None:
-        await self.websocket.send_text(data)
+        try:
+            await self.websocket.send_text(data)
+        except WebSocketDisconnect:
+            raise Disconnected from None  # the client left (or was closed on): not a fault
 
     async def receive_text(self) -> str:
         message = await self.websocket.receive()
@@ -41,10 +44,12 @@ class StarletteTransport:
 
 
 async def ignore_incoming(websocket: WebSocket) -> None:
-    """Reads (and ignores) what a page's push-only socket sends, so a closed tab is noticed at
-    once."""
+    """Reads (and ignores) what a page's push-only socket sends, text or binary, so a closed tab
+    is noticed at once."""
     while True:
-        await websocket.receive_text()
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
 
 
 async def accept_if_allowed(websocket: WebSocket) -> AppState | None:
@@ -89,7 +94,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_UNAVAILABLE, "Redis is unavailable; retry shortly")
         return
     session = ClientSession(session_id, StarletteTransport(websocket), services)
-    with contextlib.suppress(WebSocketDisconnect):
+    with contextlib.suppress(WebSocketDisconnect, Disconnected):
         await session.run(after)
 
 
