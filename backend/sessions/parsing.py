@@ -105,7 +105,9 @@ def validate(data: dict[str, Any], ref: object) -> Request:
             return _sends[str(mode)].validate_python(data)
         return _other.validate_python(data)
     except ValidationError as exc:
-        code = option_error_code(exc.errors()) or ErrorCode.INVALID_MESSAGE
+        # An option on a message that takes none (a ping's `timeout`) is an unknown field.
+        values = [error for error in exc.errors() if error["type"] != "extra_forbidden"]
+        code = option_error_code(values) or ErrorCode.INVALID_MESSAGE
         raise ProtocolError(ErrorCode(code), describe(exc, str(kind)), ref) from None
 
 

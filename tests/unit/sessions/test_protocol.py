@@ -32,6 +32,9 @@ def test_cancel_and_ping() -> None:
         ('{"type":"send","text":["a"],"ref":"r"}', ErrorCode.INVALID_MESSAGE, "r"),
         ('{"type":"send","text":"a","ref":true}', ErrorCode.INVALID_MESSAGE, None),
         ('{"type":"send","text":"a","ref":{"deep":1}}', ErrorCode.INVALID_MESSAGE, None),
+        ('{"type":"ping","timeout":5,"ref":"r"}', ErrorCode.INVALID_MESSAGE, "r"),
+        ('{"type":"send","mode":"pubsub","text":"a","key":"k"}', ErrorCode.INVALID_MESSAGE, None),
+        ('{"type":"send","text":"a","key":"","color":1}', ErrorCode.INVALID_KEY, None),
     ],
 )
 def test_errors_carry_code_and_safe_ref(raw: str, code: ErrorCode, ref: object) -> None:
