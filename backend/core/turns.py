@@ -30,8 +30,15 @@ class Turn:
         return await task
 
     def release(self) -> None:
-        if not self.mine.done():
+        """The next message's reply may go, but never before this one's predecessor's did: a
+        message whose reply does not go through `send` (a room join) must not let the next
+        overtake the one before it."""
+        if self.mine.done():
+            return
+        if self.previous is None or self.previous.done():
             self.mine.set_result(None)
+        else:
+            self.previous.add_done_callback(lambda _: self.release())
 
 
 class TurnOrder:

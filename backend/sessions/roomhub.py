@@ -63,7 +63,9 @@ class RoomHub:
         """Subscribes first, so nothing published after the join's offset is missed."""
         channel = self.rooms.channel(room)
         self.by_channel[channel] = room
-        member = self.members[room].get(session)
+        previous = self.members[room].get(session)
+        was = None if previous is None else (previous.sink, previous.seen)
+        member = previous
         if member is None or member.name != name:
             member = self.members[room][session] = Member(name, sink)
         member.sink, member.seen = sink, -1
@@ -71,7 +73,11 @@ class RoomHub:
             await self.listener.subscribe(channel, self.sharded)
             joined = await self.rooms.join(room, session, name, since)
         except BaseException:
-            self._forget(room, session)
+            if previous is None or was is None:
+                self._forget(room, session)
+            else:  # a refused re-join (say, `name_taken`) leaves the member as it was
+                previous.sink, previous.seen = was
+                self.members[room][session] = previous
             raise
         self._welcome(room, member, joined)
         await self._touch(room)

@@ -233,3 +233,38 @@ async def test_a_member_swept_out_by_mistake_comes_back(
     await bob.send({"type": "chat", "room": "lobby", "text": "back", "ref": "b"})
     reply = await bob.until(lambda e: e.get("ref") == "b")
     assert reply["type"] == "chat", reply
+
+
+async def test_a_join_never_lets_the_next_reply_overtake_the_one_before(
+    webs: tuple[str, str], ws: Opener
+) -> None:
+    """Answers keep the order of the frames, also around a join (whose answer is a room event)."""
+    client = await ws(webs[0])
+    for round_ in range(15):
+        frames = [
+            {"type": "join", "room": f"a{round_}", "name": "bob", "ref": f"j{round_}"},
+            {"type": "send", "text": "x", "ref": f"s{round_}"},
+            {"type": "join", "room": f"b{round_}", "name": "alice", "ref": f"k{round_}"},
+            {"type": "ping", "ref": f"p{round_}"},
+        ]
+        for frame in frames:
+            await client.send(frame)
+        await client.until(lambda e, r=round_: e["type"] == "pong" and e["ref"] == f"p{r}")
+        answers = [e["ref"] for e in client.events if e["type"] in ("accepted", "pong")]
+        assert answers[-2:] == [f"s{round_}", f"p{round_}"], answers
+
+
+async def test_a_refused_rejoin_keeps_the_member_in_the_room(
+    webs: tuple[str, str], ws: Opener
+) -> None:
+    alice, bob = await ws(webs[0]), await ws(webs[0])
+    await join(alice, "lobby", "alice")
+    await join(bob, "lobby", "bob")
+    await bob.send({"type": "join", "room": "lobby", "name": "alice", "ref": "again"})
+    refused = await bob.until(lambda e: e.get("ref") == "again")
+    assert refused["code"] == "name_taken"
+    await bob.send({"type": "chat", "room": "lobby", "text": "still here", "ref": "c"})
+    mine = await bob.until(lambda e: e["type"] == "chat" and e.get("ref") == "c")
+    assert mine["text"] == "still here"
+    await bob.send({"type": "leave", "room": "lobby", "ref": "bye"})
+    await presence(alice, ["alice"])
