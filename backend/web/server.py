@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from backend.app import create_app
+from backend.procs.role import configure_logging
 from backend.settings import Settings
 from backend.web.wsprotocol import GracefulWebSocketProtocol
 
@@ -31,6 +32,9 @@ def uvicorn_config(settings: Settings, host: str, port: int) -> uvicorn.Config:
 
 
 def serve(settings: Settings, host: str, port: int) -> int:
+    """Courier's own loggers get the same handler and format as in the other roles (uvicorn
+    configures only its own)."""
+    configure_logging(settings, "web")
     server = uvicorn.Server(uvicorn_config(settings, host, port))
     server.run()
     return 0 if server.started else 1
