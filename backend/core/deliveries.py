@@ -4,8 +4,8 @@ Guarantees, and where they come from:
 - each job goes to one worker at a time: TAKE pops it from the ready set and delivers its
   stream entry to that worker alone, in one script;
 - nothing is lost: an entry stays pending until the script that stores the outcome acknowledges
-  it, and a pending entry whose worker stopped beating is taken over (XAUTOCLAIM) after the
-  visibility timeout;
+  it, and a pending entry whose worker stopped renewing it is taken over (XAUTOCLAIM, in TAKE)
+  after the visibility timeout, ahead of the ready set;
 - failures are retried with exponential backoff from a delay set, then dead-lettered.
 """
 
@@ -42,31 +42,39 @@ class Deliveries(WaitingSets):
         self.settings = settings
         self.events = SessionEvents(redis, keys, settings)
         script = self.events.script
-        self._start = script(scripts.START)
         self._take = script(taking.TAKE)
         # (task, limit, period) of each rate-limited task, as TAKE's arguments
         self.rate_args: list[str | int | float] = []
         self._settle = script(scripts.SETTLE)
         self._release = script(scripts.RELEASE)
         self._progress = script(scripts.PROGRESS)
-        self.reclaim_cursor = "0-0"
+        self.cursor = "0-0"  # where the next take-over check walks the pending list on from
         self.telling: set[asyncio.Task[None]] = set()
         super().__init__()
 
     async def ensure_group(self) -> None:
         await ensure_group(self.redis, self.keys)
 
-    async def take(self, consumer: str, count: int) -> list[tuple[Delivery, Started | None]]:
-        """Up to `count` runnable jobs, highest priority first, each already started (None for
-        one with nothing to run); jobs over their task's rate limit are held back, not taken."""
+    async def take(
+        self, consumer: str, count: int, claim: bool = False
+    ) -> list[tuple[Delivery, Started | None]]:
+        """Up to `count` jobs, each already started (None for one with nothing to run): with
+        `claim`, first those a stopped worker held past the visibility timeout, then the
+        runnable ones, highest priority first; jobs over their task's rate limit are held back,
+        not taken."""
         keys = self.keys
+        idle_ms = max(1, int(self.settings.visibility_timeout * 1000)) if claim else 0
+        args: list[str | int | float] = [GROUP, consumer, time.time(), count, keys.queue_base]
         reply: Any = await self._take(
             keys=[keys.stream, keys.ready, keys.limited, keys.dead, keys.stats, *keys.job_tail],
-            args=[GROUP, consumer, time.time(), count, keys.queue_base, *self.rate_args],
+            args=[*args, idle_ms, self.cursor, *self.rate_args],
         )
+        self.cursor = str(reply[0])
         taken = []
-        for entry, job_id, row in reply:
+        for entry, job_id, row, taken_over in reply[1]:
             delivery = Delivery(str(entry), str(job_id))
+            if taken_over:
+                log.warning("taking over job %s from a worker that stopped", delivery.job_id)
             self._tell_start(delivery.job_id, consumer, row)
             taken.append((delivery, started_from(row)))
         return taken
@@ -83,43 +91,11 @@ class Deliveries(WaitingSets):
         if rates:
             log.info("rate limits: %s", ", ".join(f"{t} {r}" for t, r in sorted(rates.items())))
 
-    async def reclaim(self, consumer: str, count: int) -> list[Delivery]:
-        """Entries idle past the visibility timeout, i.e. held by a worker that died."""
-        idle_ms = int(self.settings.visibility_timeout * 1000)
-        # XAUTOCLAIM scans a limited stretch of the pending list per call: carry the cursor, so
-        # entries behind a long run of live ones are reached on later calls.
-        reply: Any = await self.redis.xautoclaim(
-            self.keys.stream, GROUP, consumer, idle_ms, start_id=self.reclaim_cursor, count=count
-        )
-        self.reclaim_cursor = str(reply[0])
-        claimed = reply[1]
-        deliveries = [Delivery(entry, fields["job"]) for entry, fields in claimed if fields]
-        gone = [entry for entry, fields in claimed if not fields]
-        if gone:  # deleted while pending: nothing to run, just clear it
-            await self.redis.xack(self.keys.stream, GROUP, *gone)
-        return deliveries
-
     async def keep_alive(self, consumer: str, entries: list[str]) -> None:
         """Resets the idle time of entries this worker is still running, so none is taken over."""
         if entries:
             ids: list[int | bytes | str | memoryview] = list(entries)
             await self.redis.xclaim(self.keys.stream, GROUP, consumer, 0, ids, justid=True)
-
-    async def start(self, deliveries: list[Delivery], consumer: str) -> list[Started | None]:
-        """Marks the jobs running in one call for the whole read, then tells their senders
-        (without holding up the jobs); None for a delivery with nothing to run (cancelled, or
-        dead after too many attempts)."""
-        if not deliveries:
-            return []
-        jobs = [self.keys.job(d.job_id) for d in deliveries]
-        pairs = [item for d in deliveries for item in (d.entry, d.job_id)]
-        rows = await self._start(
-            keys=[self.keys.stream, self.keys.dead, self.keys.stats, *jobs, *self.keys.job_tail],
-            args=[GROUP, consumer, time.time(), *pairs],
-        )
-        for delivery, row in zip(deliveries, rows, strict=True):
-            self._tell_start(delivery.job_id, consumer, row)
-        return [started_from(row) for row in rows]
 
     def _tell_start(self, job_id: str, consumer: str, row: list[Any]) -> None:
         """Queued now, so it goes out before anything the job itself reports."""
@@ -188,6 +164,7 @@ class Deliveries(WaitingSets):
                 outcome.kind,
                 outcome.value,
                 outcome.due,
+                outcome.started.runs,
             ],
         )
         if reply == outcome.kind:

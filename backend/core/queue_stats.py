@@ -29,6 +29,11 @@ class QueueStats(BaseModel):
     succeeded: int
     failed: int = Field(description="Failed attempts (retried or not)")
     cancelled: int
+    taken_over: int = Field(
+        default=0,
+        description="Jobs started again because the worker holding them stopped: each may have"
+        " run twice",
+    )
 
 
 async def queue_stats(redis: Redis, keys: Keys) -> QueueStats:
@@ -51,6 +56,7 @@ async def queue_stats(redis: Redis, keys: Keys) -> QueueStats:
         waiting_by_priority={str(p): int(n) for p, n in enumerate(per_priority) if n},
         **{k: int(counters.get(k, 0)) for k in ("enqueued", "succeeded", "failed")},
         cancelled=int(counters.get("cancelled", 0)),
+        taken_over=int(counters.get("taken_over", 0)),
     )
 
 

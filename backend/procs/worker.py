@@ -1,11 +1,11 @@
 """`courier worker`: takes jobs from the queue and runs them, `concurrency` at a time.
 
-Beside the take loop, a worker runs small owned loops: keep-alive of its in-flight entries (so a
-long job is not taken over while the worker lives), take-over of entries whose worker died, and
-promotion of due retries, delayed and rate-limited jobs; the consumer base adds heartbeats and
-the control channel. SIGTERM stops taking, waits `shutdown_grace` for in-flight jobs, and hands
-the rest back to the queue.
-"""
+A take first claims the entries a worker that died left pending past the visibility timeout
+(looking at most every `claim_interval`, see pacing.py), so they run before the backlog. Beside
+the take loop, a worker runs small owned loops: keep-alive of its in-flight entries (so a long
+job is not taken over while the worker lives) and promotion of due retries, delayed and
+rate-limited jobs; the consumer base adds heartbeats and the control channel. SIGTERM stops
+taking, waits `shutdown_grace` for in-flight jobs, and hands the rest back to the queue."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from backend.core.runner import describe
 from backend.core.scheduler import build_schedules, run_schedules
 from backend.core.tasks import TaskContext
 from backend.procs.consumer import ConsumerProcess, run_consumer
+from backend.procs.pacing import TakeOverPacing
 from backend.procs.running import Running
 from backend.settings import Settings
 
@@ -51,7 +52,7 @@ class Worker(ConsumerProcess):
 
     def setup(self) -> None:
         self.running = Running(self.settings.worker_concurrency)
-        self.draining = False
+        self.pacing = TakeOverPacing(self.settings.visibility_timeout)
         self.unpaused = asyncio.Event()
         self.unpaused.set()
         self.next_promotion = 0.0
@@ -81,14 +82,13 @@ class Worker(ConsumerProcess):
                 await self.queue.ensure_group()
                 return
             except RedisError as exc:
+                self.pacing.met_error()
                 log.warning("waiting for Redis: %s", exc)
                 await asyncio.sleep(RETRY_PAUSE)
 
     def background(self, group: asyncio.TaskGroup) -> list[asyncio.Task[None]]:
-        interval = self.settings.visibility_timeout / 3
         loops = [
-            every(interval, self._keep_alive, log=log, what="keep-alive"),
-            every(interval, self._take_over, log=log, what="take-over"),
+            every(self.pacing.until_keep_alive, self._keep_alive, log=log, what="keep-alive"),
             every(self._until_promotion, self._promote, log=log, what="retry promotion"),
             run_schedules(self.schedules, self.producer),
         ]
@@ -96,7 +96,6 @@ class Worker(ConsumerProcess):
 
     async def work(self, stop: asyncio.Event) -> None:
         await self._consume(stop)
-        self.draining = True  # no more take-overs: they would start jobs we then drop
         await self._drain()
 
     async def _consume(self, stop: asyncio.Event) -> None:
@@ -123,8 +122,9 @@ class Worker(ConsumerProcess):
         """Takes and starts up to `count` jobs in one call; if that fails, none was taken, or
         those taken stay pending and are taken over after the visibility timeout."""
         try:
-            return await self.queue.take(self.id, max(1, count))
+            return await self.queue.take(self.id, max(1, count), self.pacing.claim_now())
         except RedisError as exc:
+            self.pacing.met_error()
             if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):  # Redis lost its data
                 with contextlib.suppress(RedisError):
                     await self.queue.ensure_group()
@@ -140,6 +140,7 @@ class Worker(ConsumerProcess):
                 return False
             await self.queue.wait_for_work(0.05 if self.burst else READ_BLOCK_SECONDS)
         except RedisError as exc:
+            self.pacing.met_error()
             log.warning("waiting for jobs failed, retrying: %s", exc)
             await self._pause_after_error(stop)
         return True
@@ -148,20 +149,10 @@ class Worker(ConsumerProcess):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), RETRY_PAUSE)
 
-    async def _start(self, deliveries: list[Delivery]) -> None:
-        """Starts taken-over entries in one call; if that fails they stay pending and are taken
-        over again after the visibility timeout."""
-        try:
-            starts = await self.queue.start(deliveries, self.id)
-        except RedisError as exc:
-            log.warning("could not start %d jobs (they stay pending): %s", len(deliveries), exc)
-            return
-        await self._launch(list(zip(deliveries, starts, strict=True)))
-
     async def _launch(self, taken: list[tuple[Delivery, Started | None]]) -> None:
         for delivery, started in taken:
-            if started is None:
-                continue
+            if started is None or delivery.job_id in self.running.jobs:
+                continue  # nothing to run, or our own entry claimed back: it runs already
             if delivery.job_id in self.cancel_requests:  # cancelled while we were starting it
                 with contextlib.suppress(RedisError):
                     await self.queue.acknowledge(delivery)
@@ -198,8 +189,16 @@ class Worker(ConsumerProcess):
         """Stores the outcome, through a Redis restart or failover (a second store does nothing).
         If Redis stays away, the entry stays pending and the job is re-run after the visibility
         timeout."""
+
+        async def attempt() -> str:
+            try:
+                return await self.queue.settle(outcome)
+            except RedisError:
+                self.pacing.met_error()
+                raise
+
         try:
-            await patiently(lambda: self.queue.settle(outcome), SETTLE_PATIENCE)
+            await patiently(attempt, SETTLE_PATIENCE)
         except RedisError as exc:
             log.warning("could not store the outcome of job %s: %s", outcome.delivery.job_id, exc)
 
@@ -213,16 +212,12 @@ class Worker(ConsumerProcess):
         return await self.runner.run(job.task, job.text, job.args, context, timeout=job.timeout)
 
     async def _keep_alive(self) -> None:
-        await self.queue.keep_alive(self.id, self.running.entries())
-
-    async def _take_over(self) -> None:
-        free = self.running.free
-        if free <= 0 or self.draining:
-            return
-        deliveries = await self.queue.reclaim(self.id, free)
-        for delivery in deliveries:
-            log.warning("taking over job %s from a worker that stopped", delivery.job_id)
-        await self._start(deliveries)
+        try:
+            await self.queue.keep_alive(self.id, self.running.entries())
+        except RedisError:
+            self.pacing.kept_alive(False)
+            raise
+        self.pacing.kept_alive(True)
 
     async def _promote(self) -> None:
         """Moves due retries, delayed and rate-limited jobs back, then sleeps until the next is

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from backend.core.scripts.queue import JOBS, RUNNABLE
 
-# Starting one delivered entry, shared by START (entries taken over) and TAKE (new ones): the
-# caller sets `stream`, `dead`, `stats`, `group`, `worker` and `now` first. A row is
+# Starting one delivered entry, new or taken over from a worker that stopped (TAKE does both):
+# the caller sets `stream`, `dead`, `stats`, `group`, `worker` and `now` first. A row is
 # {'run', task, text, args, session, ref, attempt, runs, timeout}, {'skip', status} or
 # {'dead', error, session, ref, attempt, runs}.
 STARTING = (
@@ -55,22 +55,6 @@ end
 """
 )
 
-# KEYS: stream, dead, stats, one job key per delivery, tasks, feed. ARGV: group, worker, now,
-# then (entry, job id) pairs in the order of the job keys: entries taken over from a worker
-# that stopped start in one call. Returns one STARTING row per delivery.
-START = (
-    STARTING
-    + r"""
-stream, dead, stats = KEYS[1], KEYS[2], KEYS[3]
-group, worker, now = ARGV[1], ARGV[2], ARGV[3]
-local rows = {}
-for i = 4, #ARGV, 2 do
-  rows[#rows + 1] = start(KEYS[3 + (i - 2) / 2], ARGV[i], ARGV[i + 1])
-end
-return rows
-"""
-)
-
 # Job latency (enqueue to result) as a histogram that only grows: one counter per bucket, plus
 # the sum and the count, as Prometheus histograms have. The bounds, in seconds, are the `le`
 # labels /metrics shows.
@@ -93,9 +77,10 @@ end
 
 # KEYS: job, stream, delayed, dead, stats, latencies, latency histogram, tasks, feed.
 # ARGV: entry, group, now, job id, outcome ('succeeded' | 'retry' | 'dead'), value (result JSON
-# or error), due time. Only a job still running is settled: a cancelled one, or one another
-# worker finished after taking it over, is just acknowledged. Returns the outcome stored, or
-# the status that stopped it.
+# or error), due time, the job's `runs` when this worker started it. Only a job still running,
+# whose entry is still pending, is settled: a cancelled one, or one another worker finished
+# after taking it over, is just acknowledged. Returns the outcome stored, or the status that
+# stopped it.
 SETTLE = (
     JOBS
     + OBSERVE
@@ -103,18 +88,26 @@ SETTLE = (
 local job, stream, delayed, dead, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local latencies, histogram = KEYS[6], KEYS[7]
 local entry, group, now, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local outcome, value, due = ARGV[5], ARGV[6], ARGV[7]
+local outcome, value, due, runs = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local status = redis.call('HGET', job, 'status')
--- `queued` under a worker's hands: its START was lost (a primary that failed over before
+-- `queued` under a worker's hands: its start was lost (a primary that failed over before
 -- replicating it). The entry stays pending, so the job is taken over and run again.
 if status == 'queued' then return status end
-redis.call('XACK', stream, group, entry)
+local pending = redis.call('XACK', stream, group, entry)
 redis.call('XDEL', stream, entry)
+-- No longer pending: settled already, by an earlier call of this worker whose reply was lost
+-- (then the same outcome is replied, so it is told, once) or by a worker that took it over.
+-- Either way nothing changes, even if the job has moved on to a later attempt.
+if pending == 0 then
+  if redis.call('HGET', job, 'settled') == runs then return outcome end
+  return status or 'missing'
+end
 if status ~= 'running' then return status or 'missing' end
 local task, started = unpack(redis.call('HMGET', job, 'task', 'started'))
 count_task(task, 'running', -1)
 if outcome == 'succeeded' then
-  redis.call('HSET', job, 'status', 'succeeded', 'result', value, 'finished', now, 'progress', '1')
+  redis.call('HSET', job, 'status', 'succeeded', 'result', value, 'finished', now, 'progress', '1',
+    'settled', runs)
   finalize(job, nil, now)
   redis.call('HINCRBY', stats, 'succeeded', 1)
   count_task(task, 'succeeded')
@@ -129,7 +122,7 @@ if outcome == 'succeeded' then
   observe_latency(histogram, seconds)
 else
   local attempt = redis.call('HGET', job, 'attempts')
-  redis.call('HSET', job, 'error', value, 'error:' .. attempt, value)
+  redis.call('HSET', job, 'error', value, 'error:' .. attempt, value, 'settled', runs)
   redis.call('HINCRBY', stats, 'failed', 1)
   count_task(task, 'failed')
   if outcome == 'retry' then
