@@ -153,21 +153,23 @@ class EventHub:
 
     async def recover(self) -> None:
         """Jobs whose end did not come: if one has ended (the worker died before telling),
-        its end is sent from what Redis stored. Sent at most once, whoever sends it."""
+        its end is sent from what Redis stored. Sent at most once, whoever sends it. If it had
+        been sent and missed this socket (published while the pub/sub connection was down,
+        with no later event to reveal the gap), it is read back from the session's log."""
         now = time.monotonic()
         for session, sink in list(self.sinks.items()):
             late = [j for j, seen in sink.inflight.items() if now - seen > RECOVER_AFTER]
             jobs = await load_jobs(self.redis, self.keys, late) if late else []
             for gone in set(late) - {job.id for job in jobs}:  # expired: nothing left to tell
                 sink.inflight.pop(gone, None)
-            for job in jobs:
-                ending = job_events.ending(job)
-                if ending is None:
-                    continue
+            ended = [(job, e) for job in jobs if (e := job_events.ending(job)) is not None]
+            for job, ending in ended:
                 log.info("telling session %s the end of job %s", session, job.id)
                 end = job_events.step(job.runs, job_events.END)
                 first = job_events.accepted(job.id, job.ref)
                 await self.events.emit_job(session, job.id, end, ending, final=True, first=first)
+            if ended and any(job.id in sink.inflight for job, _ in ended):
+                self._deliver(session, await self.events.tail(session))
 
     async def _refresh_routes(self) -> None:
         """Keeps the routes and logs of connected sessions from expiring."""

@@ -120,7 +120,6 @@ async def settle_across_a_restart(server: RedisServer, stack: Stack, ws: Opener)
     server.stop()  # SIGTERM: the append-only file is written
     await asyncio.sleep(RESTART_VISIBILITY + 0.5)  # the job ends, its settle fails, is retried
     server.start()
-    # Read from Redis: the web process's own reconnect may lose the result event meanwhile.
     redis = sync_redis.Redis.from_url(server.url, decode_responses=True)
     keys = Keys(Settings().key_prefix)
     try:
@@ -131,3 +130,6 @@ async def settle_across_a_restart(server: RedisServer, stack: Stack, ws: Opener)
         assert redis.xpending(keys.stream, GROUP)["pending"] == 0
     finally:
         redis.close()
+    # The live socket hears the end too, whichever way it comes (the result's own publish, the
+    # catch-up after the web's pub/sub reconnect, or the recovery of a late end).
+    assert (await client.result_of(job, 20))["result"] == "slept 1s"
