@@ -118,6 +118,16 @@ class RoomHub:
         for room in [r for r, members in self.members.items() if session in members]:
             await self.leave(room, session)
 
+    def drop(self, session: str, sink: RoomSink) -> None:
+        """A closed connection's memberships here end with it, whether or not Redis heard of it
+        (Redis down, or the session resumed elsewhere): a member left behind would hold the
+        connection's memory and be refreshed as present. A newer connection of the session
+        keeps what it has joined; its presence in Redis expires unless refreshed."""
+        for room, members in list(self.members.items()):
+            member = members.get(session)
+            if member is not None and member.sink is sink:
+                self._forget(room, session)
+
     async def chat(self, room: str, session: str, text: str, ref: object) -> None:
         """The sender's own copy is marked (`mine`, its `ref`) when it comes back."""
         message = uuid.uuid4().hex[:16]

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from functools import partial
 from typing import Any, Protocol
 
 from redis.exceptions import RedisError
@@ -60,7 +61,8 @@ class ClientSession:
         self.hub = services.hub
         self.settings = settings = services.settings
         self.dispatcher = Dispatcher(session_id, services, self)
-        self.writer = EventWriter(transport.send_text, self._read_log)
+        # The log read through the hub, not a method of this session: no cycle (see `run`).
+        self.writer = EventWriter(transport.send_text, partial(self.hub.events.since, session_id))
         self.bucket = TokenBucket(settings.rate_limit, max(1.0, settings.rate_limit))
         self.closing: tuple[int, str] | None = None
         self.superseded = False
@@ -107,9 +109,6 @@ class ClientSession:
         self.superseded = True
         self._close_soon(CLOSE_SUPERSEDED, "session resumed on another connection")
 
-    async def _read_log(self, after: int) -> list[str]:
-        return await self.hub.events.since(self.id, after)
-
     def _close_soon(self, code: int, reason: str) -> None:
         if self.closing is None:
             self.closing = (code, reason)
@@ -130,6 +129,11 @@ class ClientSession:
                 with contextlib.suppress(RedisError):
                     await self.hub.rooms.leave_all(self.id)
                     await self.hub.events.detach(self.id, self.hub.instance)
+            self.hub.rooms.drop(self.id, self)
+            # The dispatcher and the session refer to each other: a cycle, freed only by a full
+            # collection (an idle process may run none for hours). Broken, the socket's memory
+            # is freed as soon as it closes.
+            del self.dispatcher
 
     async def _serve(self) -> None:
         """Reads and writes until the client leaves, a send fails, or the session must close."""

@@ -34,30 +34,44 @@ class EventWriter:
         self.send = send
         self.read_log = read_log
         self.last_seq = last_seq
-        self.outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_MAX)
+        # A plain list and one future while idle, not an asyncio.Queue (four deques, about
+        # 3 KB): every connected socket has a writer, most of them idle.
+        self.outbox: list[str] = []
+        self.sending = 0  # events of the batch being sent, not yet out
+        self.waiter: asyncio.Future[None] | None = None
         self.early: dict[int, str] = {}
 
     def put(self, event: str) -> None:
         """Raises Overflow when the outbox is full."""
-        try:
-            self.outbox.put_nowait(event)
-        except asyncio.QueueFull:
-            raise Overflow from None
+        if len(self.outbox) + self.sending >= OUTBOX_MAX:
+            raise Overflow
+        self.outbox.append(event)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
 
     async def run(self) -> None:
         while True:
-            if not self.early:
-                event = await self.outbox.get()
-            else:
-                try:
-                    async with asyncio.timeout(GAP_WAIT):  # only while waiting on a gap: costly
-                        event = await self.outbox.get()
-                except TimeoutError:
-                    await self._fill_gap()
-                    continue
-            await self._out(event)
-            while not self.outbox.empty():  # what queued meanwhile goes out in the same turn
-                await self._out(self.outbox.get_nowait())
+            if not self.outbox and not await self._wait():
+                await self._fill_gap()
+                continue
+            batch, self.outbox = self.outbox, []  # what queued meanwhile goes out in one turn
+            for sent, event in enumerate(batch):
+                self.sending = len(batch) - sent
+                await self._out(event)
+            self.sending = 0
+
+    async def _wait(self) -> bool:
+        """Until an event is put; False once an early event has waited GAP_WAIT for the ones
+        before it (the timer runs only then: it is costly)."""
+        self.waiter = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(GAP_WAIT if self.early else None):
+                await self.waiter
+        except TimeoutError:
+            return False
+        finally:
+            self.waiter = None
+        return True
 
     async def _out(self, event: str) -> None:
         if event.startswith('{"seq":'):

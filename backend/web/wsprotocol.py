@@ -17,21 +17,57 @@ uvicorn writes each frame to the socket at once: one system call per event, whic
 web process's CPU when a room fans out. A session's writer sends every event it has queued in
 one go, so writes made in the same loop turn are joined and sent together at its end (in order,
 pings and closes included): the same bytes, in far fewer system calls, a loop turn later.
+
+Every open socket holds one protocol object, so what it keeps is kept ten thousand times over:
+the queue of what the client sent is a list and one future (`Inbox`), not an asyncio.Queue, and
+the handshake's request and response are let go once the socket is open (docs/operations.md,
+Memory per connection).
 """
 
 from __future__ import annotations
 
 import asyncio
 from asyncio import BaseTransport, Transport
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
 
 DRAIN_SECONDS = 5.0
 DRAIN_BYTES = 64 * 1024 * 1024
 CLOSE_INVALID_DATA = 1007
+
+T = TypeVar("T")
+
+
+class Inbox(Generic[T]):
+    """The part of asyncio.Queue that uvicorn's protocol uses, for one reader (the app's
+    `receive`, as ASGI has it): an asyncio.Queue holds four deques, about 3 KB a socket."""
+
+    def __init__(self) -> None:
+        self.items: list[T] = []
+        self.waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: T) -> None:
+        self.items.append(item)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def get(self) -> T:
+        if self.waiter is not None:
+            raise RuntimeError("one reader at a time")
+        while not self.items:
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        return self.items.pop(0)
+
+    def empty(self) -> bool:
+        return not self.items
 
 
 class CoalescingTransport:
@@ -74,9 +110,17 @@ class GracefulWebSocketProtocol(WebSocketsSansIOProtocol):
     draining = False
     drained = 0
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = Inbox()  # type: ignore[assignment]
+
     def connection_made(self, transport: BaseTransport) -> None:
         coalescing = CoalescingTransport(transport, self.loop)  # type: ignore[arg-type]
         super().connection_made(coalescing)  # type: ignore[arg-type]
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        del self.request  # the scope has what the app reads of it
 
     def handle_parser_exception(self) -> None:
         close = self.conn.close_sent
@@ -97,6 +141,8 @@ class GracefulWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.draining:
             raise ClientDisconnected
         await super().send(message)
+        if self.handshake_complete and self.response is not None:
+            self.response = None  # type: ignore[assignment]  # sent: never read again
 
     def send_receive_event_to_app(self) -> None:
         """uvicorn's, but an invalid text frame is logged as a warning, without a traceback."""

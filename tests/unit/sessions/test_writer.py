@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from backend.sessions.writer import GAP_WAIT, EventWriter
+import pytest
+
+from backend.sessions.writer import GAP_WAIT, OUTBOX_MAX, EventWriter, Overflow
+from tests.unit.sessions.memory import until
 
 
 def event(seq: int) -> str:
@@ -69,3 +72,23 @@ async def test_a_replayed_copy_is_sent_once() -> None:
         writer.put(event(seq))
     await run_for(writer, 0.05)
     assert socket.sent == [1, 2, 3]
+
+
+async def test_the_outbox_holds_at_most_its_bound_while_a_send_is_stuck() -> None:
+    stuck = asyncio.Event()
+
+    async def send(text: str) -> None:
+        await stuck.wait()  # a client that reads nothing
+
+    writer = EventWriter(send, Socket({}).read_log)
+    writer.put(event(1))
+    writer.put(event(2))
+    task = asyncio.create_task(writer.run())
+    await until(lambda: writer.sending, what="the first send")
+    for seq in range(3, OUTBOX_MAX + 1):  # the two being sent count
+        writer.put(event(seq))
+    with pytest.raises(Overflow):
+        writer.put(event(OUTBOX_MAX + 1))
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
