@@ -27,7 +27,7 @@ from backend.core.queue import QueueStats
 from backend.core.scripts.deliveries import LATENCY_BUCKETS
 
 QUEUE_STATES = ("depth", "in_flight", "delayed", "dead")
-JOB_EVENTS = ("enqueued", "succeeded", "failed", "dead", "cancelled")
+JOB_EVENTS = ("enqueued", "succeeded", "failed", "dead", "cancelled", "taken_over")
 
 
 @dataclass(frozen=True)
