@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check fmt unit e2e bench screenshots setup browsers clean
+.PHONY: run test check fmt unit e2e bench bench-peers screenshots setup browsers clean
 
 run: $(STAMP)
 	$(BIN)/courier run
@@ -54,6 +54,11 @@ screenshots: $(STAMP) browsers
 # Not part of `make test`: figures, not assertions (see docs/benchmarks.md).
 bench: $(STAMP)
 	$(BIN)/courier bench queue
+
+# Courier next to arq, SAQ, RQ, Celery and FastAPI + broadcaster in one run. Each peer gets its
+# own environment under ~/.cache/courier/bench-peers, made here on first use (see the docs).
+bench-peers: $(STAMP)
+	$(BIN)/courier bench peers --install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -2,7 +2,9 @@
 
 `queue` measures queue throughput and latency; `fanout` measures a chat room's fan-out: one
 member's messages delivered to every member, across two web processes; `faults` kills and
-restarts Redis, a worker and a web process under load and counts what a careful client saw.
+restarts Redis, a worker and a web process under load and counts what a careful client saw. `peers`
+runs the queue and fan-out workloads on Courier and then on its peers (arq, SAQ, RQ, Celery,
+FastAPI + broadcaster), one after another, each peer from an environment of its own.
 
 A message costs something in every process it crosses: the client's socket, the web process
 (parse, Lua script, pub/sub fan-in, socket writes), Redis, and the worker. Timing one piece

@@ -13,7 +13,14 @@ from dataclasses import replace
 from typing import TypeAlias
 
 from backend.bench.aof_redis import FSYNC_POLICIES
-from backend.bench.options import SCENARIOS, FanoutBench, FaultsBench, QueueBench
+from backend.bench.options import (
+    PEER_CHOICES,
+    SCENARIOS,
+    FanoutBench,
+    FaultsBench,
+    PeersBench,
+    QueueBench,
+)
 from backend.settings import Settings, check_redis_url
 
 MAX_BENCH_JOBS = 1_000_000
@@ -29,6 +36,7 @@ def add_bench_commands(bench: argparse.ArgumentParser) -> None:
     _add_queue_bench(kinds)
     _add_fanout_bench(kinds)
     _add_faults_bench(kinds)
+    _add_peers_bench(kinds)
 
 
 def _add_queue_bench(kinds: Kinds) -> None:
@@ -80,6 +88,31 @@ def _add_faults_bench(kinds: Kinds) -> None:
     add("--json", action="store_true", help="print the figures as JSON")
 
 
+def _add_peers_bench(kinds: Kinds) -> None:
+    peers = kinds.add_parser(
+        "peers",
+        help="the queue and the fan-out workloads on Courier and on arq, SAQ, RQ, Celery and"
+        " FastAPI + broadcaster, one after another, each peer from its own environment",
+    )
+    add = peers.add_argument
+    add("--jobs", type=_between(1, MAX_BENCH_JOBS), default=5_000, metavar="N",
+        help="jobs in each system's throughput phase (default 5000)")  # fmt: skip
+    add("--latency-jobs", type=_between(1, MAX_BENCH_JOBS), default=500, metavar="M",
+        help="jobs sent one at a time in each system's latency phase (default 500)")  # fmt: skip
+    add("--members", type=_between(2, MAX_BENCH_MEMBERS), default=200, metavar="M",
+        help="room members in the fan-out workload (default 200)")  # fmt: skip
+    add("--messages", type=_between(1, MAX_BENCH_MESSAGES), default=500, metavar="N",
+        help="chat messages in the fan-out workload (default 500)")  # fmt: skip
+    add("--seconds", type=_between(1, 600), default=20, metavar="S",
+        help="a peer's phase stops sending after S seconds (default 20)")  # fmt: skip
+    add("--only", type=_peer_choices, default=PEER_CHOICES, metavar="X[,X...]",
+        help=f"run only these workloads or peers (of {', '.join(PEER_CHOICES)});"
+        " Courier runs in every workload that runs")  # fmt: skip
+    add("--install", action="store_true",
+        help="first make the missing peer environments (pip, a minute or two)")  # fmt: skip
+    add("--json", action="store_true", help="print the figures as JSON")
+
+
 def _add_common(bench: argparse.ArgumentParser) -> None:
     bench.add_argument(
         "--redis-url",
@@ -97,6 +130,15 @@ def _add_common(bench: argparse.ArgumentParser) -> None:
 
 def run_bench_command(args: argparse.Namespace, settings: Settings) -> int:
     """Runs the bench the arguments name; its exit status."""
+    if args.bench == "peers":
+        from backend.bench.peers import run_peers_bench
+
+        return run_peers_bench(
+            PeersBench(
+                args.jobs, args.latency_jobs, args.members, args.messages, float(args.seconds),
+                args.only, args.install, args.json,
+            )
+        )  # fmt: skip
     if args.bench == "faults":
         from backend.bench.faults import run_faults_bench
 
@@ -138,6 +180,14 @@ def _scenarios(text: str) -> tuple[str, ...]:
     unknown = [name for name in names if name not in SCENARIOS]
     if unknown or not names:
         raise argparse.ArgumentTypeError(f"scenarios are {', '.join(SCENARIOS)}; got {text!r}")
+    return names
+
+
+def _peer_choices(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in PEER_CHOICES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(PEER_CHOICES)}; got {text!r}")
     return names
 
 

@@ -119,6 +119,42 @@ class FaultsBench:
         return _joined(argv, None, self.as_json, False)
 
 
+PEER_QUEUES = ("arq", "saq", "rq", "celery")
+PEER_CHOICES = ("queue", "fanout", *PEER_QUEUES, "broadcaster")
+
+
+@dataclass(frozen=True)
+class PeersBench:
+    """What `courier bench peers` was asked to do. `only` names workloads (queue, fanout) or
+    peers; Courier runs in every workload that runs, as what the others are compared with."""
+
+    jobs: int = 5_000
+    latency_jobs: int = 500
+    members: int = 200
+    messages: int = 500
+    seconds: float = 20.0  # a peer's phase stops sending after this long
+    only: tuple[str, ...] = PEER_CHOICES
+    install: bool = False  # make the peers' environments that are missing first
+    as_json: bool = False
+
+    def queues(self) -> tuple[str, ...]:
+        """The queue peers to run, in the order of PEER_QUEUES."""
+        return tuple(p for p in PEER_QUEUES if p in self.only or "queue" in self.only)
+
+    def fanout(self) -> bool:
+        return "fanout" in self.only or "broadcaster" in self.only
+
+    def command(self) -> str:
+        argv = ["courier", "bench", "peers", "--jobs", str(self.jobs)]
+        argv += ["--latency-jobs", str(self.latency_jobs), "--members", str(self.members)]
+        argv += ["--messages", str(self.messages), "--seconds", f"{self.seconds:g}"]
+        if self.only != PEER_CHOICES:
+            argv += ["--only", ",".join(self.only)]
+        if self.install:
+            argv.append("--install")
+        return _joined(argv, None, self.as_json, False)
+
+
 def _joined(argv: list[str], redis_url: str | None, as_json: bool, cluster: bool) -> str:
     if cluster:
         argv.append("--redis-cluster")
