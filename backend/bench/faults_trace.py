@@ -117,7 +117,7 @@ class Ledger:
         job_id, now = str(event.get("id")), self.clock()
         duplicate = " (duplicate)" if event.get("duplicate") else ""
         frame.replies.append((now, f"accepted {job_id}{duplicate}"))
-        if duplicate and frame.unavailable:
+        if duplicate and frame.unavailable and not frame.ids:
             self.counts["false_unavailable"] += 1  # `unavailable`, yet the job had been stored
         if frame.ids and job_id not in frame.ids:
             self.counts["extra_jobs"] += 1  # a second job for one key
