@@ -84,6 +84,7 @@ class RoomRow:
         spread = figures.latency_ms if figures else None
         body: dict[str, Any] = {
             "deliveries_per_second": _round(figures.deliveries_per_second if figures else None),
+            "web_cpu_us_per_delivery": _round(_web_cpu(figures)),
             "p50_ms": _round(spread.p50 if spread else None, 2),
             "p99_ms": _round(spread.p99 if spread else None, 2),
             "ok": self.failed is None,
@@ -93,6 +94,15 @@ class RoomRow:
         if courier is not None and self is not courier:
             body["courier_ahead"] = _ahead(courier.summary(None), body, "deliveries_per_second")
         return body
+
+
+def _web_cpu(figures: Fanout | None) -> float | None:
+    """The web processes' CPU per delivery: what compares the servers when the machine, shared
+    with the bench's two client processes, is full."""
+    if figures is None or not figures.deliveries_per_second:
+        return None
+    web = sum(s for name, s in figures.cpu_seconds.items() if name.startswith("web"))
+    return 1e6 * web / (figures.deliveries_per_second * figures.seconds)
 
 
 def row_from_phases(name: str, settings: str, phases: dict[str, dict[str, Any]]) -> QueueRow:

@@ -44,8 +44,8 @@ def _queue_lines(report: PeersReport) -> list[str]:
         HEAD.format("system", "jobs/s", "Courier x", "p50 ms", "p99 ms", "Courier x (p50)"),
     ]
     for key, row in rows.items():
-        summary = row.summary(courier)
-        lines.append(_figure_line(key, summary, "jobs_per_second", row.failed))
+        failed = row.failed and f"{row.failed}; {'; '.join(row.problems[:2]) or 'no detail'}"
+        lines.append(_figure_line(key, row.summary(courier), "jobs_per_second", failed))
     lines.append("")
     for key, row in rows.items():
         lines.append(f"  {key:<14}{row.settings}{_cut(row)}")
@@ -73,6 +73,9 @@ def _fanout_lines(report: PeersReport) -> list[str]:
     for key, room in report.fanout.items():
         full = room.figures and f"; room full {room.figures.join_seconds:.2f}s after the first join"
         lines.append(f"  {key:<14}{room.settings}{full or ''}")
+        cpu = room.summary(None)["web_cpu_us_per_delivery"]
+        if cpu is not None:
+            lines.append(f"  {'':<14}web processes' CPU: {cpu:.1f} us per delivery")
         lines.append(f"  {'':<14}{_versions(room.versions)}")
     return lines
 

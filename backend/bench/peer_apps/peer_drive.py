@@ -63,7 +63,7 @@ class Phase:
     def problem(self, message: str) -> None:
         self.problem_count += 1
         if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(message)
+            self.problems.append(" ".join(message.split())[:300])  # one line each
 
 
 @dataclass(frozen=True)
