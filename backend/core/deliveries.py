@@ -27,7 +27,9 @@ from backend.core.keys import Keys
 from backend.core.queue import GROUP, ensure_group
 from backend.core.rates import rate_args, task_rates
 from backend.core.scripts import deliveries as scripts
+from backend.core.scripts import sessions as session_scripts
 from backend.core.scripts import taking
+from backend.core.scripts.combined import combined, combined_args
 from backend.core.tasks import TaskRegistry
 from backend.core.waiting import WaitingSets
 from backend.settings import Settings
@@ -46,6 +48,9 @@ class Deliveries(WaitingSets):
         # (task, limit, period) of each rate-limited task, as TAKE's arguments
         self.rate_args: list[str | int | float] = []
         self._settle = script(scripts.SETTLE)
+        # On a single Redis an outcome is stored and told in one call (see `scripts.combined`).
+        told = combined(scripts.SETTLE, session_scripts.EMIT_JOB, "first == A[5]")
+        self._settle_told = script(told) if not self.events.cluster else None
         self._release = script(scripts.RELEASE)
         self._progress = script(scripts.PROGRESS)
         self.cursor = "0-0"  # where the next take-over check walks the pending list on from
@@ -144,34 +149,26 @@ class Deliveries(WaitingSets):
         """Stores the outcome and acknowledges the entry (only if the job is still running),
         then tells the sender. Should this process die in between, the web process holding the
         sender's session sends the end itself, from what was stored."""
-        keys, job_id = self.keys, outcome.delivery.job_id
-        reply = await self._settle(
-            keys=[
-                keys.job(job_id),
-                keys.stream,
-                keys.delayed,
-                keys.dead,
-                keys.stats,
-                keys.latencies,
-                keys.latency_histogram,
-                *keys.job_tail,
-            ],
-            args=[
-                outcome.delivery.entry,
-                GROUP,
-                time.time(),
-                job_id,
-                outcome.kind,
-                outcome.value,
-                outcome.due,
-                outcome.started.runs,
-            ],
-        )
-        if reply == outcome.kind:
-            started = outcome.started
-            at = job_events.step(
-                started.runs, job_events.END if outcome.final else job_events.FAILED
+        keys, job_id, started = self.keys, outcome.delivery.job_id, outcome.started
+        settle_keys = [keys.job(job_id), keys.stream, keys.delayed, keys.dead, keys.stats]
+        settle_keys += [keys.latencies, keys.latency_histogram, *keys.job_tail]
+        settle_args: list[str | int | float] = [outcome.delivery.entry, GROUP, time.time()]
+        settle_args += [job_id, outcome.kind]
+        settle_args += [outcome.value, outcome.due, started.runs]
+        at = job_events.step(started.runs, job_events.END if outcome.final else job_events.FAILED)
+        if self._settle_told is not None and started.session:
+            told_keys, told_args = self.events.job_call(
+                started.session, job_id, at, outcome.body, final=outcome.final
             )
+            both = await self._settle_told(
+                keys=[*settle_keys, *told_keys],
+                args=combined_args(settle_keys, settle_args, told_args),
+            )
+            if len(both) > 1:
+                await self.events.route(started.session, both[1])
+            return str(both[0])
+        reply = await self._settle(keys=settle_keys, args=settle_args)
+        if reply == outcome.kind:
             await self.events.emit_job(
                 started.session, job_id, at, outcome.body, final=outcome.final
             )

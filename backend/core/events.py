@@ -115,18 +115,45 @@ class SessionEvents:
         if the lost one had emitted the event, it is read back from the log."""
         if not session:
             return
-        owned = self.keys.session(session)
-        keys = [*owned.emit, owned.jobs, *([owned.parked(job_id)] if parked else [])]
-        args = self._args(session, job_id, step, "1" if final else "0", body, first, time.time())
+        keys, args = self.job_call(
+            session, job_id, step, body, final=final, first=first, parked=parked
+        )
 
         async def call(again: bool) -> Any:
             return await self._emit_job(keys=keys, args=args)
 
         reply, again = await self._again_if_lost(call, patience)
-        if again and not reply[1] and self.deliver is not None:
-            self.deliver(session, await self.tail(session))
+        if again and not reply[1]:
+            await self.deliver_tail(session)
             return
         await self._route(session, reply)
+
+    def job_call(
+        self,
+        session: str,
+        job_id: str,
+        step: int,
+        body: str,
+        *,
+        final: bool = False,
+        first: str = "",
+        parked: bool = False,
+    ) -> tuple[list[str], list[str | int | float]]:
+        """KEYS and ARGV of `EMIT_JOB` (for `emit_job`, or a script combined with it)."""
+        owned = self.keys.session(session)
+        keys = [*owned.emit, owned.jobs, *([owned.parked(job_id)] if parked else [])]
+        args = self._args(session, job_id, step, "1" if final else "0", body, first, time.time())
+        return keys, args
+
+    async def route(self, session: str, reply: Any) -> None:
+        """Hands an emitting script's events to the socket (see the module's docstring)."""
+        await self._route(session, reply)
+
+    async def deliver_tail(self, session: str) -> None:
+        """Hands the session's last logged events to its socket here, if any: after a call whose
+        reply was lost, what it emitted is found there (the writer skips what it sent)."""
+        if self.deliver is not None:
+            self.deliver(session, await self.tail(session))
 
     async def _again_if_lost(
         self, call: Callable[[bool], Awaitable[Any]], patience: float

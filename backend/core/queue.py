@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -22,12 +22,10 @@ from backend.core.dead_letters import DeadLetters
 from backend.core.events import SessionEvents
 from backend.core.jobs import Job, JobStatus
 from backend.core.keys import Keys
-from backend.core.loops import patiently
 from backend.core.options import JobOptions
-from backend.core.outcomes import NotRun, OutcomeUnknown
 from backend.core.queue_stats import GROUP, QueueStats, ensure_group, queue_depth, queue_stats
 from backend.core.scripts import deliveries as delivery_scripts
-from backend.core.scripts import queue as scripts
+from backend.core.storing import Storing
 from backend.core.turns import Turn
 from backend.settings import Settings
 
@@ -44,7 +42,7 @@ class Enqueued:
     run_at: float | None = None  # when a delayed job may start
 
 
-class JobQueue(DeadLetters, Cancels):
+class JobQueue(Storing, DeadLetters, Cancels):
     def __init__(
         self, redis: Redis, keys: Keys, settings: Settings, events: SessionEvents | None = None
     ) -> None:
@@ -56,8 +54,8 @@ class JobQueue(DeadLetters, Cancels):
         self.events = events or SessionEvents(redis, keys, settings)
         self.patience = settings.outcome_wait  # a stored job's sender must hear `accepted`
         script = self.events.script
-        self._enqueue = script(scripts.ENQUEUE)
         self._promote = script(delivery_scripts.PROMOTE)
+        Storing.__init__(self)
         DeadLetters.__init__(self)
         Cancels.__init__(self)
 
@@ -73,18 +71,21 @@ class JobQueue(DeadLetters, Cancels):
         options: JobOptions | None = None,
         owner: str | None = None,
     ) -> Enqueued:
-        """Stores the job as `options` ask and queues it, then tells the session `accepted`.
-
-        Two steps in two hash slots (the queue's, then the session's). A job sent over a socket is
-        held until its `accepted` is told, so the replies keep the order of the messages. Should
-        this process die in between, the job is queued when the hold ends, and the first event a
-        worker sends for it carries the `accepted` first (`EMIT_JOB`). `owner` (by default the
-        session) is who may read and cancel it."""
+        """Stores the job as `options` ask, and tells the session `accepted`: in one call on a
+        single Redis (`Storing`), else in two steps in two slots, with a socket's job held until
+        its `accepted` is told (replies keep the order of the messages; should this process die
+        in between, the hold ends, and the worker's first event carries the `accepted` first).
+        `owner` (by default the session) is who may read and cancel it."""
         options = options or JobOptions()
         job_id, run_at = uuid.uuid4().hex, options.run_at()
         fields = self._new_job(job_id, task, text, args, session=session, ref=ref)
         fields |= {"owner": session if owner is None else owner}
         fields |= {"timeout": options.timeout} if options.timeout is not None else {}
+        accepted = job_events.accepted(job_id, ref, run_at)
+        if session and self.in_one_call and not options.key:
+            stored = ["", run_at or "", *_pairs(fields)]
+            await self._store_and_tell(job_id, options, stored, session, accepted, turn=turn)
+            return Enqueued(job_id, run_at=run_at)
         # Held while earlier messages of the session may still be unanswered: a worker that
         # took the job at once would tell its `accepted` ahead of their replies.
         hold = "" if turn is None or run_at is not None else time.time() + HOLD_SECONDS
@@ -93,37 +94,16 @@ class JobQueue(DeadLetters, Cancels):
             _, first, status, first_run_at = reply
             found = Enqueued(first, JobStatus(status), duplicate=True, run_at=_number(first_run_at))
             return await self._duplicate(found, session, ref, turn)
-        accepted = job_events.accepted(job_id, ref, run_at)
         telling = self.events.emit_job(session, job_id, 0, accepted, patience=self.patience)
         await (turn.send(telling) if turn is not None else telling)
         if hold:
-            promote = [self.keys.delayed, self.keys.ready, self.keys.wake, self.keys.job(job_id)]
-            with contextlib.suppress(RedisError, OSError):  # else it runs when the hold ends
-                await self._promote(keys=[*promote, *self.keys.job_tail], args=[job_id])
+            await self._release_hold(job_id)
         return Enqueued(job_id, run_at=run_at)
 
-    async def _store_or_look_up(
-        self, job_id: str, options: JobOptions, args: list[Any]
-    ) -> list[Any]:
-        try:
-            return await self._store(job_id, options, args)
-        except NotRun:
-            raise
-        except (RedisError, OSError):
-            return await self._look_up(job_id)
-
-    async def _look_up(self, job_id: str) -> list[Any]:
-        """The store's reply was lost, and Redis may have run it: the job is looked up by its id
-        once Redis answers, so that the sender hears the truth (`ENQUEUE`'s reply if stored)."""
-        wait = self.settings.outcome_wait
-        try:
-            stored = await patiently(lambda: self.redis.exists(self.keys.job(job_id)), wait)
-        except (RedisError, OSError) as exc:
-            raise OutcomeUnknown(f"storing job {job_id}", wait, job_id) from exc
-        if not stored:
-            raise NotRun(f"Redis went away before it stored job {job_id}")
-        log.info("job %s was stored, though Redis went away before saying so", job_id)
-        return [1]
+    async def _release_hold(self, job_id: str) -> None:
+        promote = [self.keys.delayed, self.keys.ready, self.keys.wake, self.keys.job(job_id)]
+        with contextlib.suppress(RedisError, OSError):  # else it runs when the hold ends
+            await self._promote(keys=[*promote, *self.keys.job_tail], args=[job_id])
 
     async def _duplicate(
         self, found: Enqueued, session: str, ref: str | int | None, turn: Turn | None
@@ -149,28 +129,6 @@ class JobQueue(DeadLetters, Cancels):
     ) -> str:
         """`submit` with the default options; the new job's id."""
         return (await self.submit(task, text, args, session, ref, turn=turn)).id
-
-    async def _store(self, job_id: str, options: JobOptions, args: list[Any]) -> list[Any]:
-        """With COURIER_REDIS_WAIT_REPLICAS, the job is on that many replicas before the sender
-        hears `accepted`, so a failover cannot lose it."""
-        keys = self.keys
-        dedup = keys.queue_base + "key:" + (options.key or "")
-        script_keys = [keys.job(job_id), keys.stats, keys.job_index, keys.delayed]
-        script_keys += [keys.scheduled, keys.ready, keys.wake, dedup, *keys.job_tail]
-        has_key = "1" if options.key else ""
-        script_args = [job_id, *args[:2], options.priority, has_key, keys.queue_base, *args[2:]]
-        replicas = self.settings.redis_wait_replicas
-        if not replicas:
-            return cast(list[Any], await self._enqueue(keys=script_keys, args=script_args))
-        wait = self.settings.redis_wait_timeout
-        reply, acknowledged = await self.events.pipeline.run_replicated(
-            self._enqueue, script_keys, script_args, replicas, int(wait * 1000)
-        )
-        if acknowledged < replicas:
-            log.warning(
-                "job %s reached %d of %d replicas within %gs", job_id, acknowledged, replicas, wait
-            )
-        return cast(list[Any], reply)
 
     def _new_job(
         self,
