@@ -25,6 +25,7 @@ from redis.exceptions import NoScriptError, RedisError
 
 from backend.core.connection import is_cluster
 from backend.core.outcomes import NotRun
+from backend.core.resp import run_batch
 
 Arg = str | int | float
 
@@ -159,12 +160,15 @@ class ScriptPipeline:
         if self.cluster is not None:
             await self.cluster.initialize()  # learns the slot map once; a no-op after
         wheres = [self._where(call) for call in batch]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            if self.cluster is None:  # a cluster pipeline connects per node, inside execute
-                pipe.connection = await self._connection()
-            for call, where in zip(batch, wheres, strict=True):
-                pipe.execute_command(*call.command(where in self.cached))
-            replies = list(await pipe.execute(raise_on_error=False))
+        commands = [call.command(w in self.cached) for call, w in zip(batch, wheres, strict=True)]
+        if self.cluster is None:
+            pool = self.redis.connection_pool
+            replies = await run_batch(pool, await self._connection(), commands)
+        else:  # a cluster pipeline sends each command to the node owning its key
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for command in commands:
+                    pipe.execute_command(*command)
+                replies = list(await pipe.execute(raise_on_error=False))
         ran = zip(wheres, replies, strict=True)
         self.cached.update(where for where, r in ran if where[0] and not isinstance(r, Exception))
         return replies
