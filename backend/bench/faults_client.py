@@ -143,12 +143,13 @@ class Session:
             for task in (reader, sender):
                 task.cancel()
             await asyncio.gather(reader, sender, return_exceptions=True)
-        for task in done:
-            failure = task.exception()
-            if isinstance(failure, ConnectionClosed | OSError):
-                self.ledger.note(f"connection {self.connection} dropped: {failure!r}"[:200])
-            elif failure is not None:
+        failures = [task.exception() for task in done]
+        for failure in failures:
+            if failure is not None and not isinstance(failure, ConnectionClosed | OSError):
                 raise failure
+        if any(failures):  # the reader and the sender may both have seen the drop
+            dropped = next(failure for failure in failures if failure)
+            self.ledger.note(f"connection {self.connection} dropped: {dropped!r}"[:200])
 
     async def _read(self, socket: ClientConnection) -> None:
         while True:

@@ -28,6 +28,7 @@ class Outcome:
     lost: int
     duplicated_results: int
     reruns: int | None  # None when the jobs could not be read back from Redis
+    started_twice: int  # jobs whose sender was told `started` more than once
     unavailable: int
     resent: int
     errors: int
@@ -72,6 +73,7 @@ def outcome(ledger: Ledger, runs: dict[str, int] | None, fault: str, task: str) 
         lost=len(lost),
         duplicated_results=len(twice),
         reruns=reruns,
+        started_twice=sum(1 for job in accepted if len(job.starts()) > 1),
         unavailable=counts["unavailable"],
         resent=counts["resent"],
         errors=counts["errors"],
