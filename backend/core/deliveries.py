@@ -54,6 +54,7 @@ class Deliveries(WaitingSets):
         self._release = script(scripts.RELEASE)
         self._progress = script(scripts.PROGRESS)
         self.cursor = "0-0"  # where the next take-over check walks the pending list on from
+        self.more_to_claim = False
         self.telling: set[asyncio.Task[None]] = set()
         super().__init__()
 
@@ -75,13 +76,17 @@ class Deliveries(WaitingSets):
             args=[*args, idle_ms, self.cursor, *self.rate_args],
         )
         self.cursor = str(reply[0])
-        taken = []
+        taken, claimed = [], 0
         for entry, job_id, row, taken_over in reply[1]:
             delivery = Delivery(str(entry), str(job_id))
             if taken_over:
+                claimed += 1
                 log.warning("taking over job %s from a worker that stopped", delivery.job_id)
             self._tell_start(delivery.job_id, consumer, row)
             taken.append((delivery, started_from(row)))
+        # Every slot went to a stopped worker's entry: there may be more, and they go before
+        # the backlog at the next take, not after the next claim interval.
+        self.more_to_claim = claim and claimed >= count
         return taken
 
     async def wait_for_work(self, seconds: float) -> bool:

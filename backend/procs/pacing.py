@@ -34,6 +34,10 @@ class TakeOverPacing:
         self.claim_at = now + self.claim_interval
         return True
 
+    def look_again(self) -> None:
+        """The last look found more than it could take: the next take looks too."""
+        self.claim_at = 0.0
+
     def met_error(self) -> None:
         """Redis failed a call: no look until the live workers have had time to renew."""
         self.claim_at = max(self.claim_at, time.monotonic() + self.keep_alive_interval)

@@ -122,7 +122,10 @@ class Worker(ConsumerProcess):
         """Takes and starts up to `count` jobs in one call; if that fails, none was taken, or
         those taken stay pending and are taken over after the visibility timeout."""
         try:
-            return await self.queue.take(self.id, max(1, count), self.pacing.claim_now())
+            taken = await self.queue.take(self.id, max(1, count), self.pacing.claim_now())
+            if self.queue.more_to_claim:
+                self.pacing.look_again()
+            return taken
         except RedisError as exc:
             self.pacing.met_error()
             if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):  # Redis lost its data

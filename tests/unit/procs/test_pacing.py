@@ -35,3 +35,11 @@ def test_a_failing_renewal_is_retried_soon() -> None:
     assert not pacing.claim_now()
     pacing.kept_alive(True)
     assert pacing.until_keep_alive() == 10.0
+
+
+def test_a_look_that_filled_every_slot_is_made_again_at_the_next_take() -> None:
+    pacing = TakeOverPacing(visibility_timeout=30.0)
+    assert pacing.claim_now()
+    assert not pacing.claim_now()
+    pacing.look_again()
+    assert pacing.claim_now()
