@@ -9,18 +9,55 @@ written against `Redis` and asks `is_cluster` where the two differ (pub/sub, WAI
 from __future__ import annotations
 
 import asyncio
-from typing import cast
+from typing import Any, cast
+from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.maint_notifications import MaintNotificationsConfig
 
 from backend.settings import Settings
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
+
+
+class _WriteErrors:
+    """uvloop raises RuntimeError for a write on a transport that has just closed (Redis went
+    away between the pool's check and the write), where asyncio raises an OSError: as the
+    ConnectionError redis-py makes of the latter, it is the outage every caller handles, not a
+    crash of whatever loop made the call."""
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        try:
+            await super().send_packed_command(command, check_health)  # type: ignore[misc]
+        except RuntimeError as exc:
+            await self.disconnect(nowait=True)  # type: ignore[attr-defined]
+            raise RedisConnectionError(f"Redis connection closed while writing: {exc}") from exc
+
+
+class _TcpConnection(_WriteErrors, Connection):
+    pass
+
+
+class _TlsConnection(_WriteErrors, SSLConnection):
+    pass
+
+
+class _UnixConnection(_WriteErrors, UnixDomainSocketConnection):
+    pass
+
+
+def _connection_options(scheme: str) -> dict[str, Any]:
+    """Keep-alive is a TCP option: a unix socket connection takes no `socket_keepalive`."""
+    if scheme == "unix":
+        return {"connection_class": _UnixConnection}
+    tcp = _TlsConnection if scheme == "rediss" else _TcpConnection
+    return {"connection_class": tcp, "socket_keepalive": True}
 
 
 def create_redis(settings: Settings, url: str | None = None) -> Redis:
@@ -42,7 +79,7 @@ def create_redis(settings: Settings, url: str | None = None) -> Redis:
         target,
         decode_responses=True,
         socket_connect_timeout=2.0,
-        socket_keepalive=True,
+        **_connection_options(urlsplit(target).scheme),
         health_check_interval=15,
         retry=Retry(NoBackoff(), retries=0),
         # Off, or the pool skips its check for connections that died with a restarted Redis
