@@ -7,7 +7,7 @@ import uvicorn
 from backend.app import create_app
 from backend.procs.role import configure_logging
 from backend.settings import Settings
-from backend.web.wsprotocol import GracefulWebSocketProtocol
+from backend.web.wsprotocol import GracefulWebSocketProtocol, UpgradingHttpProtocol
 
 MAX_FRAME_BYTES = 64 * 1024
 
@@ -18,6 +18,7 @@ def uvicorn_config(settings: Settings, host: str, port: int) -> uvicorn.Config:
         create_app(settings),
         host=host,
         port=port,
+        http=UpgradingHttpProtocol,
         ws=GracefulWebSocketProtocol,
         ws_max_size=MAX_FRAME_BYTES,
         # Events are small JSON objects: compressing each one costs more CPU than it saves.
