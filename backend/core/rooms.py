@@ -2,14 +2,20 @@
 
 This is the shared state only; a web process's own members and its fan-out to their sockets
 live in `backend.sessions.roomhub`. Each call is one Lua script in the room's hash slot.
+
+Joins to one room are sent one call at a time per process; the joins that come meanwhile go
+together in the next call and share its view of the room. A room filling with M members at once
+then costs Redis a few reads of the member list instead of M (each of up to M names: O(M²)
+bytes, which in a join storm kept Redis busy for seconds).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
@@ -23,18 +29,39 @@ from backend.settings import Settings
 
 HISTORY_MAX = 50  # chat messages a joining member is shown
 STREAM_MAX = 2000  # room events kept for members who come back
+JOIN_BATCH = 250  # joiners in one call at most, so that one call keeps Redis busy briefly
+
+
+@dataclass(eq=False)
+class RoomView:
+    """The room as of `offset`, as the joiners of one call see it (shared by them)."""
+
+    offset: int
+    epoch: str
+    names: list[str]  # sorted
+    history: list[str]  # chat events, oldest first
+    said: dict[str, str] = field(default_factory=dict)  # events made of it, encoded once
 
 
 @dataclass(frozen=True)
 class Joined:
-    """What a joining member is told: the room as of `offset`, and what it missed."""
+    """What a joining member is told: the room's view, and what the member missed."""
 
-    offset: int
-    epoch: str
-    names: list[str]
-    history: list[str]  # chat events, oldest first
+    view: RoomView
     recovered: bool  # every event after the member's offset was still kept
     missed: list[str]  # those events, when recovered
+
+    @property
+    def offset(self) -> int:
+        return self.view.offset
+
+
+@dataclass
+class _Joiner:
+    session: str
+    name: str
+    since: tuple[int, str] | None
+    reply: asyncio.Future[Joined]
 
 
 class Rooms:
@@ -50,6 +77,8 @@ class Rooms:
         self._chat = pipeline.script(scripts.CHAT)
         self._sweep = pipeline.script(scripts.SWEEP)
         self._refresh = pipeline.script(scripts.REFRESH)
+        self._joiners: dict[str, list[_Joiner]] = {}  # room -> joins for its next call
+        self._joining: dict[str, asyncio.Task[None]] = {}  # room -> its calls' sender
 
     def channel(self, room: str) -> str:
         return self.keys.room(room).channel
@@ -62,15 +91,46 @@ class Rooms:
     async def join(
         self, room: str, session: str, name: str, since: tuple[int, str] | None = None
     ) -> Joined:
-        offset, epoch = since if since is not None else ("", "")
-        keys, args = self._call(room, session, name, self.stale, HISTORY_MAX, offset, epoch)
-        reply = await self._join(keys=keys, args=args)
-        if reply[0] == "taken":
-            raise Rejected("name_taken", f"{name!r} is already in room {room!r}; pick another")
-        _, at, epoch, names, history, recovered, missed = reply
-        return Joined(
-            int(at), str(epoch), sorted(names), list(reversed(history)), bool(recovered), missed
-        )
+        """Joins in order with the others this process sends to the room; Rejected when the
+        name is taken. A join given up before its call went out is not made."""
+        reply: asyncio.Future[Joined] = asyncio.get_running_loop().create_future()
+        self._joiners.setdefault(room, []).append(_Joiner(session, name, since, reply))
+        if room not in self._joining:
+            self._joining[room] = asyncio.create_task(self._send_joins(room))
+        return await reply
+
+    async def _send_joins(self, room: str) -> None:
+        waiting: list[_Joiner] = []
+        try:
+            while waiting := [j for j in self._joiners.pop(room, []) if not j.reply.done()]:
+                for start in range(0, len(waiting), JOIN_BATCH):
+                    await self._join_some(room, waiting[start : start + JOIN_BATCH])
+        finally:
+            del self._joining[room]
+            for joiner in waiting + self._joiners.pop(room, []):  # left only when cancelled
+                joiner.reply.cancel()
+
+    async def _join_some(self, room: str, joiners: list[_Joiner]) -> None:
+        more: list[Any] = [self.stale, HISTORY_MAX]
+        for joiner in joiners:
+            more += [joiner.session, joiner.name, *(joiner.since or ("", ""))]
+        keys, args = self._call(room, *more)
+        try:
+            at, epoch, names, history, *each = await self._join(keys=keys, args=args)
+        except Exception as exc:  # each joiner's caller hears it
+            for joiner in joiners:
+                if not joiner.reply.done():
+                    joiner.reply.set_exception(exc)
+            return
+        view = RoomView(int(at), str(epoch), sorted(names), list(reversed(history)))
+        for joiner, result in zip(joiners, each, strict=True):
+            if joiner.reply.done():
+                continue
+            if result == "taken":
+                detail = f"{joiner.name!r} is already in room {room!r}; pick another"
+                joiner.reply.set_exception(Rejected("name_taken", detail))
+            else:
+                joiner.reply.set_result(Joined(view, bool(result[0]), list(result[1])))
 
     async def leave(self, room: str, session: str) -> str | None:
         """The `left` event, or None when the session was not a member."""

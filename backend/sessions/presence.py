@@ -10,7 +10,7 @@ what is gathered first, so the room's order holds.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from backend.core.events import encode
 
@@ -54,3 +54,23 @@ def _one(room: str, run: list[Change]) -> tuple[str, int]:
     names = [name for change in run for name in change.names]
     body = {"room": room, "offset": last.offset, "epoch": last.epoch, "type": last.kind}
     return encode({**body, "names": names}), last.offset
+
+
+@dataclass
+class Gathering:
+    """The changes a web process heard within one PRESENCE_BATCH. A member is told those after
+    the last offset it has seen; members who joined together have seen the same, so the events
+    for each such offset are made once (`after`), not once per member."""
+
+    room: str
+    changes: list[Change] = field(default_factory=list)
+    made: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
+
+    def after(self, seen: int) -> list[tuple[str, int]]:
+        if seen < self.changes[0].offset:  # joined before all of them: nearly every member
+            seen = -1
+        events = self.made.get(seen)
+        if events is None:
+            later = [change for change in self.changes if change.offset > seen]
+            events = self.made[seen] = told(self.room, later)
+        return events

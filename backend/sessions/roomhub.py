@@ -17,11 +17,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from backend.core.events import encode
 from backend.core.listener import ChannelListener
 from backend.core.loops import every
 from backend.core.rooms import Joined, Rooms, message_id, offset_of
-from backend.sessions.presence import PRESENCE_BATCH, Change, change_of, told
+from backend.sessions.presence import PRESENCE_BATCH, Change, Gathering, change_of
+from backend.sessions.roomviews import history_event, presence_event
 
 log = logging.getLogger("courier.rooms")
 
@@ -39,7 +39,7 @@ class Member:
     sink: RoomSink
     seen: int = -1  # the last offset given to it; -1 until its join is answered
     waiting: list[str] = field(default_factory=list)  # events that came before that
-    changes: list[list[Change]] = field(default_factory=list)  # presence changes, likewise
+    changes: list[Gathering] = field(default_factory=list)  # presence changes, likewise
 
 
 class RoomHub:
@@ -48,16 +48,38 @@ class RoomHub:
         self.listener = listener
         self.sharded = sharded
         self.members: dict[str, dict[str, Member]] = defaultdict(dict)  # room -> session ->
+        self.joining: dict[tuple[str, str], asyncio.Future[None]] = {}  # joins on their way
         self.by_channel: dict[str, str] = {}
         self.mine: dict[str, tuple[str, object]] = {}  # message id -> (sender session, ref)
         self.touched: dict[str, float] = {}
-        self.gathered: dict[str, list[Change]] = {}  # room -> presence changes not yet told
+        self.gathered: dict[str, Gathering] = {}  # room -> presence changes not yet told
         self.flushes: dict[str, asyncio.TimerHandle] = {}
 
     def is_room_channel(self, channel: str) -> bool:
         return channel in self.by_channel
 
     async def join(
+        self, room: str, session: str, name: str, sink: RoomSink, since: tuple[int, str] | None
+    ) -> None:
+        """A session's later message to the room (a chat, a leave, a join again) waits for this
+        join, so it reaches Redis after it, as the client sent them."""
+        before = self.joining.get((room, session))
+        done = self.joining[room, session] = asyncio.get_running_loop().create_future()
+        try:
+            if before is not None:
+                await asyncio.shield(before)
+            await self._join(room, session, name, sink, since)
+        finally:
+            done.set_result(None)
+            if self.joining.get((room, session)) is done:
+                del self.joining[room, session]
+
+    async def _joined(self, room: str, session: str) -> None:
+        joining = self.joining.get((room, session))
+        if joining is not None:
+            await asyncio.shield(joining)
+
+    async def _join(
         self, room: str, session: str, name: str, sink: RoomSink, since: tuple[int, str] | None
     ) -> None:
         """Subscribes first, so nothing published after the join's offset is missed."""
@@ -83,28 +105,24 @@ class RoomHub:
         await self._touch(room)
 
     def _welcome(self, room: str, member: Member, joined: Joined) -> None:
-        state = {"room": room, "offset": joined.offset, "epoch": joined.epoch}
         if joined.recovered:
             for event in joined.missed:
                 member.sink.deliver_room(event)
         else:
-            history = [json.loads(event) for event in joined.history]
-            member.sink.deliver_room(encode({**state, "type": "history", "messages": history}))
-        present = {**state, "type": "presence", "members": joined.names}
-        member.sink.deliver_room(encode({**present, "recovered": joined.recovered}))
+            member.sink.deliver_room(history_event(room, joined.view))
+        member.sink.deliver_room(presence_event(room, joined.view, joined.recovered))
         member.seen = joined.offset
         waiting, gathered = member.waiting, member.changes
         member.waiting, member.changes = [], []
         came = [(offset_of(event), event) for event in waiting]
-        for changes in gathered:  # each gathering told on its own, as the others got it
-            came += [
-                (o, e) for e, o in told(room, [c for c in changes if c.offset > joined.offset])
-            ]
+        for gathering in gathered:  # each gathering told on its own, as the others got it
+            came += [(offset, event) for event, offset in gathering.after(joined.offset)]
         for offset, event in sorted(came, key=lambda pair: pair[0]):
             self._give(member, event, offset)
 
     async def leave(self, room: str, session: str) -> bool:
         """The leaver is told too, in order (whichever way its `left` comes first)."""
+        await self._joined(room, session)
         left = await self.rooms.leave(room, session)
         self._flush(room)  # what was gathered comes before the leaver's own `left`
         member = self.members.get(room, {}).get(session)
@@ -130,6 +148,7 @@ class RoomHub:
 
     async def chat(self, room: str, session: str, text: str, ref: object) -> None:
         """The sender's own copy is marked (`mine`, its `ref`) when it comes back."""
+        await self._joined(room, session)
         message = uuid.uuid4().hex[:16]
         self.mine[message] = (session, ref)
         while len(self.mine) > MINE_MAX:  # copies that never came back (a pub/sub outage)
@@ -177,29 +196,23 @@ class RoomHub:
                 self._give(member, event, offset)
 
     def _gather(self, room: str, change: Change) -> None:
-        self.gathered.setdefault(room, []).append(change)
+        self.gathered.setdefault(room, Gathering(room)).changes.append(change)
         if room not in self.flushes:
             loop = asyncio.get_running_loop()
             self.flushes[room] = loop.call_later(PRESENCE_BATCH, self._flush, room)
 
     def _flush(self, room: str) -> None:
-        """Tells the gathered changes: members that joined before all of them (nearly all)
-        share one set of events; one that joined among them is told only the later ones."""
-        timer, changes = self.flushes.pop(room, None), self.gathered.pop(room, None)
+        """Tells the gathered changes, to each member those after the last offset it saw."""
+        timer, gathering = self.flushes.pop(room, None), self.gathered.pop(room, None)
         if timer is not None:
             timer.cancel()
-        if not changes:
+        if gathering is None:
             return
-        shared, first = told(room, changes), changes[0].offset
         for member in self.members.get(room, {}).values():
             if member.seen < 0:  # its join is on the way: sorted out when it is answered
-                member.changes.append(changes)
+                member.changes.append(gathering)
                 continue
-            if member.seen < first:  # joined before all of them: nearly every member
-                events = shared
-            else:
-                events = told(room, [c for c in changes if c.offset > member.seen])
-            for event, offset in events:
+            for event, offset in gathering.after(member.seen):
                 self._give(member, event, offset)
 
     def _give(self, member: Member, event: str, offset: int) -> None:

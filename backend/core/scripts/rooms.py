@@ -59,42 +59,59 @@ local function keep()
 end
 """
 
-# ARGV[6..]: session, name, stale seconds, history length, offset to recover after ('' none),
-# its epoch. A name is taken while its holder's web process keeps refreshing it. Returns
-# {'taken'} or {'ok', offset, epoch, names, history, recovered, missed events}.
+# ARGV[6..]: stale seconds, history length, then for each joiner: session, name, offset to
+# recover after ('' none), its epoch. Joiners that come to a web process together join in one
+# call, in order, and share one view of the room as of the last of their joins: the member list
+# and history are read once, not once per joiner (a room filling with M members at once would
+# otherwise cost M reads of up to M names). A name is taken while its holder's web process keeps
+# refreshing it. Returns {offset, epoch, names, history, then per joiner: 'taken' or
+# {recovered, missed events}}.
 JOIN = (
     ROOM
     + r"""
-local session, name, stale = ARGV[6], ARGV[7], tonumber(ARGV[8])
-local holder = redis.call('HGET', NAMES, name)
-if holder and holder ~= session then
-  local seen = tonumber(redis.call('ZSCORE', PRESENCE, holder))
-  if seen and seen > NOW - stale then return {'taken'} end
-  drop(holder)
+local stale, history_len = tonumber(ARGV[6]), tonumber(ARGV[7])
+local function join(session, name)
+  local holder = redis.call('HGET', NAMES, name)
+  if holder and holder ~= session then
+    local seen = tonumber(redis.call('ZSCORE', PRESENCE, holder))
+    if seen and seen > NOW - stale then return false end
+    drop(holder)
+  end
+  local before = redis.call('HGET', MEMBERS, session)
+  if before and before ~= name then redis.call('HDEL', NAMES, before) end
+  redis.call('HSET', MEMBERS, session, name)
+  redis.call('HSET', NAMES, name, session)
+  redis.call('ZADD', PRESENCE, NOW, session)
+  if before ~= name then publish(person('joined', name)) end
+  return true
 end
-local before = redis.call('HGET', MEMBERS, session)
-if before and before ~= name then redis.call('HDEL', NAMES, before) end
-redis.call('HSET', MEMBERS, session, name)
-redis.call('HSET', NAMES, name, session)
-redis.call('ZADD', PRESENCE, NOW, session)
-local ep = epoch()
-if before ~= name then publish(person('joined', name)) end
-keep()
-local now_at, since, missed, recovered = offset(), tonumber(ARGV[10]), {}, 0
-if since and ARGV[11] == ep then
+
+local function missed(since, since_epoch, ep, now_at)
+  if not (since and since_epoch == ep) then return {0, {}} end
   local first = redis.call('XRANGE', STREAM, '-', '+', 'COUNT', 1)[1]
   local oldest = first and tonumber(string.match(first[1], '^(%d+)')) or (now_at + 1)
-  if since + 1 >= oldest or since >= now_at then
-    recovered = 1
-    if since < now_at then
-      for _, row in ipairs(redis.call('XRANGE', STREAM, (since + 1) .. '-0', now_at .. '-0')) do
-        missed[#missed + 1] = row[2][2]
-      end
+  if since + 1 < oldest and since < now_at then return {0, {}} end
+  local events = {}
+  if since < now_at then
+    for _, row in ipairs(redis.call('XRANGE', STREAM, (since + 1) .. '-0', now_at .. '-0')) do
+      events[#events + 1] = row[2][2]
     end
   end
+  return {1, events}
 end
-return {'ok', now_at, ep, redis.call('HVALS', MEMBERS),
-  redis.call('LRANGE', HISTORY, 0, tonumber(ARGV[9]) - 1), recovered, missed}
+
+local ep = epoch()
+local joined = {}
+for i = 8, #ARGV, 4 do joined[#joined + 1] = join(ARGV[i], ARGV[i + 1]) end
+keep()
+local now_at = offset()
+local reply = {now_at, ep, redis.call('HVALS', MEMBERS),
+  redis.call('LRANGE', HISTORY, 0, history_len - 1)}
+for n, ok in ipairs(joined) do
+  local i = 8 + (n - 1) * 4
+  reply[#reply + 1] = ok and missed(tonumber(ARGV[i + 2]), ARGV[i + 3], ep, now_at) or 'taken'
+end
+return reply
 """
 )
 

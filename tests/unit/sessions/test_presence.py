@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from backend.sessions.presence import change_of, told
+from backend.sessions.presence import Gathering, change_of, told
 
 
 def published(kind: str, name: str, offset: int, epoch: str = "e1") -> str:
@@ -48,3 +48,20 @@ def test_a_new_epoch_starts_a_new_run() -> None:
     events = [published("joined", "ann", 7, "old"), published("joined", "bob", 1, "new")]
     changes = [c for c in map(change_of, events) if c is not None]
     assert [offset for _, offset in told("lobby", changes)] == [7, 1]
+
+
+def test_a_gathering_tells_each_member_what_came_after_its_offset() -> None:
+    changes = [
+        c
+        for c in (change_of(published("joined", n, o)) for n, o in [("a", 3), ("b", 4), ("c", 5)])
+        if c
+    ]
+    gathering = Gathering("lobby", changes)
+    everyone = gathering.after(1)
+    assert [offset for _, offset in everyone] == [5]
+    assert json.loads(everyone[0][0])["names"] == ["a", "b", "c"]
+    assert gathering.after(2) is everyone  # joined before all of them: the same events
+    among = gathering.after(4)
+    assert [json.loads(event)["names"] for event, _ in among] == [["c"]]
+    assert gathering.after(4) is among  # made once for all who joined at 4
+    assert gathering.after(5) == []
