@@ -19,10 +19,10 @@ one go, so writes made in the same loop turn are joined and sent together at its
 pings and closes included): the same bytes, in far fewer system calls, a loop turn later.
 
 Every open socket holds one protocol object, so what it keeps is kept ten thousand times over:
-the queue of what the client sent is a list and one future (`Inbox`), not an asyncio.Queue, and
-the handshake's request and response are let go once the socket is open, the HTTP protocol that
-hands the connection over is freed then and there, and nothing is left in a reference cycle when
-the socket closes (docs/operations.md, Memory per connection).
+the queue of what the client sent is a list and one future (`Inbox`), not an asyncio.Queue, the
+handshake's response is let go once sent, the HTTP protocol that hands the connection over is
+freed then and there, and nothing is left in a reference cycle when the socket closes
+(docs/operations.md, Memory per connection).
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.http11 import Request
 
 DRAIN_SECONDS = 5.0
 DRAIN_BYTES = 64 * 1024 * 1024
@@ -140,10 +139,6 @@ class GracefulWebSocketProtocol(WebSocketsSansIOProtocol):
         # full collection frees, and a socket that closes leaves it suspended. Closed, the
         # connection's buffers are freed with it.
         self.conn.parser.close()
-
-    def handle_connect(self, event: Request) -> None:
-        super().handle_connect(event)
-        del self.request  # the scope has what the app reads of it
 
     def handle_parser_exception(self) -> None:
         close = self.conn.close_sent
