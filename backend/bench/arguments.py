@@ -16,6 +16,7 @@ from backend.bench.aof_redis import FSYNC_POLICIES
 from backend.bench.options import (
     PEER_CHOICES,
     SCENARIOS,
+    ConnectionsBench,
     FanoutBench,
     FaultsBench,
     PeersBench,
@@ -27,6 +28,7 @@ MAX_BENCH_JOBS = 1_000_000
 MAX_BENCH_MEMBERS = 1_000  # one socket each in the bench, and half as many per web process
 MAX_BENCH_MESSAGES = 100_000
 MAX_FAULT_JOBS = 10_000  # each scenario's load must end well within its 120 s
+MAX_BENCH_SOCKETS = 25_000  # one client host reaches one port from about 28,000 local ports
 
 Kinds: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -37,6 +39,7 @@ def add_bench_commands(bench: argparse.ArgumentParser) -> None:
     _add_fanout_bench(kinds)
     _add_faults_bench(kinds)
     _add_peers_bench(kinds)
+    _add_connections_bench(kinds)
 
 
 def _add_queue_bench(kinds: Kinds) -> None:
@@ -113,6 +116,20 @@ def _add_peers_bench(kinds: Kinds) -> None:
     add("--json", action="store_true", help="print the figures as JSON")
 
 
+def _add_connections_bench(kinds: Kinds) -> None:
+    sockets = kinds.add_parser(
+        "connections",
+        help="memory per idle /ws socket on one web process and in Redis, and what Redis keeps"
+        " once they close",
+    )
+    add = sockets.add_argument
+    add("--sockets", type=_between(1, MAX_BENCH_SOCKETS), default=1_000, metavar="N",
+        help="idle WebSockets held open on the one web process (default 1000)")  # fmt: skip
+    add("--rooms", type=_between(0, MAX_BENCH_SOCKETS), default=0, metavar="K",
+        help="each socket joins one of K chat rooms; 0 joins none (default 0)")  # fmt: skip
+    add("--json", action="store_true", help="print the figures as JSON")
+
+
 def _add_common(bench: argparse.ArgumentParser) -> None:
     bench.add_argument(
         "--redis-url",
@@ -139,6 +156,10 @@ def run_bench_command(args: argparse.Namespace, settings: Settings) -> int:
                 args.only, args.install, args.json,
             )
         )  # fmt: skip
+    if args.bench == "connections":
+        from backend.bench.connections import run_connections_bench
+
+        return run_connections_bench(ConnectionsBench(args.sockets, args.rooms, args.json))
     if args.bench == "faults":
         from backend.bench.faults import run_faults_bench
 

@@ -93,6 +93,25 @@ class FanoutBench:
         return _joined(argv, self.redis_url, self.as_json, self.redis_cluster)
 
 
+@dataclass(frozen=True)
+class ConnectionsBench:
+    """What `courier bench connections` was asked to do: `sockets` idle sockets on one web
+    process, each in one of `rooms` rooms (0: none)."""
+
+    sockets: int = 1_000
+    rooms: int = 0
+    as_json: bool = False
+
+    def plan(self) -> Plan:
+        return Plan(1, 0)
+
+    def command(self) -> str:
+        argv = ["courier", "bench", "connections", "--sockets", str(self.sockets)]
+        if self.rooms:
+            argv += ["--rooms", str(self.rooms)]
+        return _joined(argv, None, self.as_json, False)
+
+
 SCENARIOS = ("redis_restart", "redis_kill", "worker_kill", "web_kill")
 FAULT_VISIBILITY = 5.0  # seconds: COURIER_VISIBILITY_TIMEOUT in every fault scenario
 
