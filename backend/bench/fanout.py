@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+
+import redis
 
 from backend.bench.client import BenchError, Client, connections, run_phase, say, task_group
 from backend.bench.figures import Fanout, Problems, Spread, cpu_clock, layout
@@ -21,6 +23,7 @@ from backend.bench.members import ROOM, Member, Received, join_all, member_name
 from backend.bench.options import FanoutBench
 from backend.bench.report import FanoutReport, now
 from backend.bench.stack import Stack, run_bench
+from backend.core.keys import Keys
 
 WINDOW = 16  # messages sent but not yet received back by the sender
 GRACE = 10.0  # seconds the members get after the last send before missing messages are counted
@@ -67,7 +70,8 @@ def _measure(options: FanoutBench, stack: Stack, deadline: float) -> FanoutRepor
     helper.start()
     try:
         pids = {**stack.pids(), "bench helper": helper.pid}
-        phase = fanout_phase(mine, helper, sent, pids, problems)
+        weigh = partial(room_weight, stack, options.members)
+        phase = fanout_phase(mine, helper, sent, pids, problems, weigh=weigh)
         extensions, figures = run_phase(phase, deadline, "fan-out")
     except BenchError as exc:
         progress = f"{sent.count} of {options.messages} messages sent, {sent.back} back at m0"
@@ -79,7 +83,13 @@ def _measure(options: FanoutBench, stack: Stack, deadline: float) -> FanoutRepor
 
 
 async def fanout_phase(
-    mine: Half, helper: Helper, sent: Sent, pids: dict[str, int], problems: Problems
+    mine: Half,
+    helper: Helper,
+    sent: Sent,
+    pids: dict[str, int],
+    problems: Problems,
+    *,
+    weigh: Callable[[], str] | None = None,
 ) -> tuple[str, Fanout]:
     """The WebSocket extensions agreed to, and the figures. Every socket is open, welcomed and in
     the room before the first send, and the CPU clock runs over the sends alone, so the figures
@@ -93,7 +103,8 @@ async def fanout_phase(
         await join_all(clients, mine.names, helper.everyone)
         await theirs
         joined = time.perf_counter() - started
-        say(f"all {len(helper.everyone)} members in the room after {joined:.2f}s; sending")
+        weight = f"; {await asyncio.to_thread(weigh)}" if weigh is not None else ""
+        say(f"all {len(helper.everyone)} members in the room after {joined:.2f}s{weight}; sending")
         texts: dict[int, str] = {}
         with cpu_clock(pids) as cpu:
             ours = await chat_phase(clients, mine.names, sent, texts)
@@ -104,6 +115,18 @@ async def fanout_phase(
     room = [member.received for member in ours] + report.members
     check(room, sent, [texts, report.texts], problems)
     return extensions[0], _figures(room, sent, joined, cpu)
+
+
+def room_weight(stack: Stack, members: int) -> str:
+    """What the full room's keys take in Redis (MEMORY USAGE), in all and per member."""
+    keys = Keys(stack.prefix).room(ROOM).all
+    url, cluster = stack.redis_url, stack.plan.redis_cluster
+    try:
+        with (redis.RedisCluster if cluster else redis.Redis).from_url(url, socket_timeout=5) as r:
+            used = sum(int(r.memory_usage(key, samples=0) or 0) for key in keys)
+    except redis.RedisError as exc:
+        return f"the room's size in Redis unknown ({exc})"
+    return f"the room holds {used / 1e6:.2f} MB in Redis, {used / members:.0f} B per member"
 
 
 def check(room: list[Received], sent: Sent, seen: list[dict[int, str]], problems: Problems) -> None:
