@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from backend.core.autopipeline import ScriptPipeline
 from backend.core.connection import is_cluster
@@ -26,6 +28,8 @@ from backend.core.keys import Keys, RoomKeys
 from backend.core.rejected import Rejected
 from backend.core.scripts import rooms as scripts
 from backend.settings import Settings
+
+log = logging.getLogger("courier.rooms")
 
 HISTORY_MAX = 50  # chat messages a joining member is shown
 STREAM_MAX = 2000  # room events kept for members who come back
@@ -77,6 +81,7 @@ class Rooms:
         self._chat = pipeline.script(scripts.CHAT)
         self._sweep = pipeline.script(scripts.SWEEP)
         self._refresh = pipeline.script(scripts.REFRESH)
+        self._command = pipeline.command
         self._joiners: dict[str, list[_Joiner]] = {}  # room -> joins for its next call
         self._joining: dict[str, asyncio.Task[None]] = {}  # room -> its calls' sender
 
@@ -161,11 +166,16 @@ class Rooms:
         return [str(fields["e"]) for _, fields in rows]
 
     async def touch(self, room: str) -> None:
-        """Marks the room active, for the room picker (kept to the newest 1000 rooms)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(self.keys.rooms, {room: time.time()})
-            pipe.zremrangebyrank(self.keys.rooms, 0, -1001)
-            await pipe.execute()
+        """Marks the room active, for the room picker (kept to the newest 1000 rooms). In the
+        script pipeline: joins to many rooms at once must not take a pooled connection each.
+        A mark that fails is no failure of the join or chat that made it, which went through."""
+        try:
+            await asyncio.gather(
+                self._command("ZADD", self.keys.rooms, time.time(), room),
+                self._command("ZREMRANGEBYRANK", self.keys.rooms, 0, -1001),
+            )
+        except (RedisError, OSError) as exc:
+            log.debug("room %s not marked active: %s", room, exc)
 
     async def active(self, limit: int = 20) -> list[str]:
         """Rooms with recent activity, newest first, for the room picker."""
