@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 
 from backend.core.connection import is_cluster
 from backend.core.loops import cancel_and_wait, stop_if_cancelled
+from backend.core.outcomes import NotRun
 
 log = logging.getLogger("courier.listener")
 
@@ -79,10 +80,19 @@ class ChannelListener:
 
     async def subscribe(self, channel: str, sharded: bool = True, within: float = 5.0) -> None:
         """Adds a channel and returns once Redis confirmed it (or it will be, on reconnect).
-        A second caller for the same channel waits for the same confirmation."""
+        A second caller for the same channel waits for the same confirmation. NotRun when it
+        does not come `within` seconds: what was to follow the subscription was not done."""
         chosen = self.shard_channels if sharded else self.channels
         if channel in chosen and channel not in self._waiting and self.subscribed.is_set():
             return  # confirmed already: the common case, with no timer to set
+        try:
+            await self._subscribe(channel, sharded, chosen, within)
+        except TimeoutError:
+            raise NotRun(f"Redis did not confirm a subscription within {within:g}s") from None
+
+    async def _subscribe(
+        self, channel: str, sharded: bool, chosen: set[str], within: float
+    ) -> None:
         async with asyncio.timeout(within):
             if channel not in chosen:
                 chosen.add(channel)

@@ -14,6 +14,8 @@ from redis.asyncio import Redis
 
 from backend.core.autopipeline import ScriptPipeline
 from backend.core.keys import Keys
+from backend.core.listener import ChannelListener
+from backend.core.outcomes import NotRun
 from backend.core.rejected import Rejected
 from backend.core.rooms import Joined, Rooms
 from backend.procs.redis_server import RedisServer
@@ -70,6 +72,22 @@ async def test_a_chat_or_leave_right_after_a_join_comes_after_it(stack: Stack, w
         assert mine["type"] == "chat" and mine["mine"] is True, mine
         left = await client.until(lambda e: e["type"] in ("left", "error") and "offset" in e)
         assert left["type"] == "left" and left["names"] == ["ann"], left
+
+
+async def test_a_subscription_redis_does_not_confirm_in_time_is_not_run(redis: Redis) -> None:
+    """A join waits for its room's subscription before it joins; if Redis cannot confirm it in
+    time the join is not made, and the member hears `unavailable`, not an internal error."""
+    listener = ChannelListener(redis, on_message=lambda channel, data: None)
+    running = asyncio.create_task(listener.run())
+    try:
+        await asyncio.wait_for(listener.subscribed.wait(), 5)
+        await redis.execute_command("CLIENT", "PAUSE", 1000, "ALL")
+        with pytest.raises(NotRun):
+            await listener.subscribe("slow", within=0.2)
+        await listener.subscribe("slow", within=5)  # confirmed once Redis answers again
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
 
 
 async def _open(base_urls: list[str], count: int) -> list[Client]:
