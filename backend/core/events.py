@@ -80,7 +80,7 @@ class SessionEvents:
             return
         keys = self.keys.session(session).emit
         args = self._args(session, encode(event), "1" if logged else "0")
-        await self._route(session, await self._emit(keys=keys, args=args))
+        await self.route(session, await self._emit(keys=keys, args=args))
 
     async def reply(
         self, session: str, reply_id: str, event: dict[str, Any], patience: float = 0.0
@@ -95,7 +95,7 @@ class SessionEvents:
             return await self._emit(keys=keys, args=args)
 
         reply, _ = await self._again_if_lost(call, patience)
-        await self._route(session, reply)
+        await self.route(session, reply)
 
     async def emit_job(
         self,
@@ -126,7 +126,7 @@ class SessionEvents:
         if again and not reply[1]:
             await self.deliver_tail(session)
             return
-        await self._route(session, reply)
+        await self.route(session, reply)
 
     def job_call(
         self,
@@ -144,10 +144,6 @@ class SessionEvents:
         keys = [*owned.emit, owned.jobs, *([owned.parked(job_id)] if parked else [])]
         args = self._args(session, job_id, step, "1" if final else "0", body, first, time.time())
         return keys, args
-
-    async def route(self, session: str, reply: Any) -> None:
-        """Hands an emitting script's events to the socket (see the module's docstring)."""
-        await self._route(session, reply)
 
     async def deliver_tail(self, session: str) -> None:
         """Hands the session's last logged events to its socket here, if any: after a call whose
@@ -178,9 +174,10 @@ class SessionEvents:
         owned = self.keys.session(session)
         keys = [*owned.emit, owned.jobs, owned.parked(message_id)]
         reply = await self._emit_reply(keys=keys, args=self._args(session, message_id, body))
-        await self._route(session, reply)
+        await self.route(session, reply)
 
-    async def _route(self, session: str, reply: Any) -> None:
+    async def route(self, session: str, reply: Any) -> None:
+        """Hands an emitting script's events to the socket (see the module's docstring)."""
         route, events = str(reply[0]), list(reply[1])
         if not events or not route:
             return
