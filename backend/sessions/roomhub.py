@@ -20,6 +20,7 @@ from typing import Protocol
 from backend.core.listener import ChannelListener
 from backend.core.loops import every
 from backend.core.rooms import Joined, Rooms, message_id, offset_of
+from backend.sessions.inorder import InOrder
 from backend.sessions.presence import PRESENCE_BATCH, Change, Gathering, change_of
 from backend.sessions.roomviews import history_event, presence_event
 
@@ -48,7 +49,7 @@ class RoomHub:
         self.listener = listener
         self.sharded = sharded
         self.members: dict[str, dict[str, Member]] = defaultdict(dict)  # room -> session ->
-        self.joining: dict[tuple[str, str], asyncio.Future[None]] = {}  # joins on their way
+        self.order = InOrder()  # a session's join, chat and leave reach Redis as it sent them
         self.by_channel: dict[str, str] = {}
         self.mine: dict[str, tuple[str, object]] = {}  # message id -> (sender session, ref)
         self.touched: dict[str, float] = {}
@@ -61,23 +62,8 @@ class RoomHub:
     async def join(
         self, room: str, session: str, name: str, sink: RoomSink, since: tuple[int, str] | None
     ) -> None:
-        """A session's later message to the room (a chat, a leave, a join again) waits for this
-        join, so it reaches Redis after it, as the client sent them."""
-        before = self.joining.get((room, session))
-        done = self.joining[room, session] = asyncio.get_running_loop().create_future()
-        try:
-            if before is not None:
-                await asyncio.shield(before)
+        async with self.order.turn(room, session):
             await self._join(room, session, name, sink, since)
-        finally:
-            done.set_result(None)
-            if self.joining.get((room, session)) is done:
-                del self.joining[room, session]
-
-    async def _joined(self, room: str, session: str) -> None:
-        joining = self.joining.get((room, session))
-        if joining is not None:
-            await asyncio.shield(joining)
 
     async def _join(
         self, room: str, session: str, name: str, sink: RoomSink, since: tuple[int, str] | None
@@ -122,13 +108,13 @@ class RoomHub:
 
     async def leave(self, room: str, session: str) -> bool:
         """The leaver is told too, in order (whichever way its `left` comes first)."""
-        await self._joined(room, session)
-        left = await self.rooms.leave(room, session)
-        self._flush(room)  # what was gathered comes before the leaver's own `left`
-        member = self.members.get(room, {}).get(session)
-        if left is not None and member is not None and member.seen >= 0:
-            self._give(member, left, offset_of(left))
-        self._forget(room, session)
+        async with self.order.turn(room, session):
+            left = await self.rooms.leave(room, session)
+            self._flush(room)  # what was gathered comes before the leaver's own `left`
+            member = self.members.get(room, {}).get(session)
+            if left is not None and member is not None and member.seen >= 0:
+                self._give(member, left, offset_of(left))
+            self._forget(room, session)
         return left is not None
 
     async def leave_all(self, session: str) -> None:
@@ -148,16 +134,16 @@ class RoomHub:
 
     async def chat(self, room: str, session: str, text: str, ref: object) -> None:
         """The sender's own copy is marked (`mine`, its `ref`) when it comes back."""
-        await self._joined(room, session)
-        message = uuid.uuid4().hex[:16]
-        self.mine[message] = (session, ref)
-        while len(self.mine) > MINE_MAX:  # copies that never came back (a pub/sub outage)
-            del self.mine[next(iter(self.mine))]
-        try:
-            await self.rooms.chat(room, session, message, text)
-        except BaseException:
-            self.mine.pop(message, None)
-            raise
+        async with self.order.turn(room, session):
+            message = uuid.uuid4().hex[:16]
+            self.mine[message] = (session, ref)
+            while len(self.mine) > MINE_MAX:  # copies that never came back (a pub/sub outage)
+                del self.mine[next(iter(self.mine))]
+            try:
+                await self.rooms.chat(room, session, message, text)
+            except BaseException:
+                self.mine.pop(message, None)
+                raise
         await self._touch(room)
 
     def _forget(self, room: str, session: str) -> None:
