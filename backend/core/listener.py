@@ -124,7 +124,7 @@ class ChannelListener:
             await self._send_subscribe(channel, sharded=False)
         for channel in self.shard_channels:
             await self._send_subscribe(channel, sharded=True)
-        await asyncio.gather(*pending)
+        await self._confirmed(pending)
         again = self.rounds > 0
         self.rounds += 1
         self.failures = 0
@@ -133,6 +133,18 @@ class ChannelListener:
             log.info("pub/sub connection restored")
             if self.on_reconnect is not None:
                 await self.on_reconnect()
+
+    async def _confirmed(self, pending: list[asyncio.Future[None]]) -> None:
+        """Waits for Redis to confirm every subscription, unless a link breaks first: a link
+        lost before its confirmations came never brings them, and waiting on would leave the
+        process deaf until it restarts."""
+        assert self._broken is not None, "only called from `run`"
+        confirmed: asyncio.Future[Any] = asyncio.gather(*pending)
+        either: list[asyncio.Future[Any]] = [confirmed, self._broken]
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        if not confirmed.done():
+            confirmed.cancel()
+            raise self._broken.result()
 
     async def _send_subscribe(self, channel: str, sharded: bool) -> None:
         name = self._link_name(channel, sharded)

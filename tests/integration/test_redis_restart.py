@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from backend.core.connection import create_redis
+from backend.core.listener import ChannelListener
 from backend.procs.redis_server import RedisServer
+from backend.settings import Settings
 from tests.conftest import Opener
 from tests.processes import Stack, start_test_redis
 from tests.wsclient import Client
@@ -94,3 +98,38 @@ async def test_workers_recover_when_redis_comes_back_empty(tmp_path: Path, ws: O
     finally:
         stack.stop()
         server.stop()
+
+
+async def test_a_listener_hears_again_when_redis_dies_before_confirming(
+    own_redis: RedisServer,
+) -> None:
+    """Redis killed between a SUBSCRIBE going out and its confirmation coming back: the
+    confirmation never comes, and the listener must not wait for it forever."""
+    heard: list[str] = []
+    came = asyncio.Event()
+
+    def on_message(_: str, data: str) -> None:
+        heard.append(data)
+        came.set()
+
+    redis = create_redis(Settings(redis_url=own_redis.url))
+    held = create_redis(Settings(redis_url=own_redis.url))
+    listener = ChannelListener(redis, on_message, channels=["probe"])
+    await listener._link("").connect()  # connected, so the SUBSCRIBE itself goes out
+    await held.execute_command("CLIENT", "PAUSE", 3000, "ALL")  # it reads, but answers nobody
+    running = asyncio.create_task(listener.run())
+    try:
+        await asyncio.sleep(0.3)
+        assert not listener.subscribed.is_set()
+        own_redis.kill()
+        await asyncio.sleep(0.5)  # down for a while: no quick reconnect finds it
+        own_redis.start()
+        await asyncio.wait_for(listener.subscribed.wait(), 10)
+        assert await redis.publish("probe", "after") == 1
+        await asyncio.wait_for(came.wait(), 5)
+        assert heard == ["after"]
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await redis.aclose()
+        await held.aclose()
