@@ -25,7 +25,7 @@ from backend.bench.options import (
 from backend.settings import Settings, check_redis_url
 
 MAX_BENCH_JOBS = 1_000_000
-MAX_BENCH_MEMBERS = 1_000  # one socket each in the bench, and half as many per web process
+MAX_BENCH_MEMBERS = 10_000  # one socket each in the bench, and half as many per web process
 MAX_BENCH_MESSAGES = 100_000
 MAX_FAULT_JOBS = 10_000  # each scenario's load must end well within its 120 s
 MAX_BENCH_SOCKETS = 25_000  # one client host reaches one port from about 28,000 local ports

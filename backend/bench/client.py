@@ -17,10 +17,11 @@ from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from types import FrameType
 from typing import Any, TypeVar
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 from backend.bench.figures import Problems
 from backend.bench.options import TIME_LIMIT
+from backend.bench.sockets import open_all
 from backend.procs.role import event_loop_factory
 
 T = TypeVar("T")
@@ -116,9 +117,7 @@ async def connections(urls: Sequence[str], count: int) -> AsyncIterator[list[Cli
     at the time limit leaves unread frames that hold up a clean close."""
     sockets: list[ClientConnection] = []
     try:
-        for index in range(count):
-            url = urls[index % len(urls)]
-            sockets.append(await connect(url, open_timeout=10, close_timeout=1))
+        await open_all([urls[index % len(urls)] for index in range(count)], sockets)
         yield sockets
     finally:
         await asyncio.gather(*(socket.close() for socket in sockets), return_exceptions=True)

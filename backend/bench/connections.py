@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import resource
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import redis
@@ -19,13 +17,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from backend.bench.client import BenchError, run_phase, say
-from backend.bench.figures import Problems, layout
+from backend.bench.figures import Problems, layout, rss_kb
 from backend.bench.options import ConnectionsBench
 from backend.bench.report import now
+from backend.bench.sockets import AT_ONCE, allow_sockets
 from backend.bench.stack import Stack, run_bench
 
-AT_ONCE = 200  # handshakes, joins or closes in flight at a time
-SPARE_FDS = 256  # beyond one per socket: Redis connections, logs, the interpreter's own files
 PONG_WAIT = 30.0  # seconds every socket gets to answer its ping
 SETTLE = 1.0  # seconds after the last open or close before memory is read
 
@@ -33,13 +30,10 @@ SETTLE = 1.0  # seconds after the last open or close before memory is read
 def run_connections_bench(options: ConnectionsBench) -> int:
     """The bench process and the web process it starts (which inherits the limit) each need a
     file descriptor per socket, so the soft limit is raised first, as far as the hard one."""
-    needed = options.sockets + SPARE_FDS
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        if hard != resource.RLIM_INFINITY and hard < needed:
-            say(f"{options.sockets} sockets need `ulimit -n {needed}` or more (hard limit {hard})")
-            return 2
-        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+    refused = allow_sockets(options.sockets)
+    if refused is not None:
+        say(refused)
+        return 2
     return run_bench(options.plan(), partial(_measure, options), options.as_json)
 
 
@@ -146,8 +140,7 @@ async def _all(calls: Sequence[Callable[[], Awaitable[Any]]]) -> tuple[list[Any]
 
 
 def _sample(pid: int, redis_url: str) -> Sample:
-    status = Path(f"/proc/{pid}/status").read_text()
-    rss = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+    rss = rss_kb(pid)
     client = redis.Redis.from_url(redis_url, socket_timeout=10)
     try:
         return Sample(rss, int(client.info("memory")["used_memory"]))

@@ -17,11 +17,12 @@ from functools import partial
 import redis
 
 from backend.bench.client import BenchError, Client, connections, run_phase, say, task_group
-from backend.bench.figures import Fanout, Problems, Spread, cpu_clock, layout
+from backend.bench.figures import Fanout, Problems, Spread, cpu_clock, layout, rss_kb
 from backend.bench.helper import Helper, Report
 from backend.bench.members import ROOM, Member, Received, join_all, member_name
 from backend.bench.options import FanoutBench
 from backend.bench.report import FanoutReport, now
+from backend.bench.sockets import allow_sockets
 from backend.bench.stack import Stack, run_bench
 from backend.core.keys import Keys
 
@@ -31,6 +32,10 @@ GRACE = 10.0  # seconds the members get after the last send before missing messa
 
 def run_fanout_bench(options: FanoutBench) -> int:
     """Runs the bench and prints its report; 0 when every member got every message, else 1."""
+    refused = allow_sockets(options.members)
+    if refused is not None:
+        say(refused)
+        return 2
     return run_bench(options.plan(), partial(_measure, options), options.as_json)
 
 
@@ -70,7 +75,7 @@ def _measure(options: FanoutBench, stack: Stack, deadline: float) -> FanoutRepor
     helper.start()
     try:
         pids = {**stack.pids(), "bench helper": helper.pid}
-        weigh = partial(room_weight, stack, options.members)
+        weigh = partial(room_weight, stack, options.members, web_rss_kb(stack))
         phase = fanout_phase(mine, helper, sent, pids, problems, weigh=weigh)
         extensions, figures = run_phase(phase, deadline, "fan-out")
     except BenchError as exc:
@@ -99,12 +104,15 @@ async def fanout_phase(
         extensions = [await client.welcome() for client in clients]
         await helper.step("connect")
         started = time.perf_counter()
-        theirs = asyncio.create_task(helper.step(("join", len(sent.texts), GRACE)))
-        await join_all(clients, mine.names, helper.everyone)
-        await theirs
+        with cpu_clock(pids) as joining:
+            theirs = asyncio.create_task(helper.step(("join", len(sent.texts), GRACE)))
+            await join_all(clients, mine.names, helper.everyone)
+            await theirs
         joined = time.perf_counter() - started
         weight = f"; {await asyncio.to_thread(weigh)}" if weigh is not None else ""
-        say(f"all {len(helper.everyone)} members in the room after {joined:.2f}s{weight}; sending")
+        say(f"all {len(helper.everyone)} members in the room after {joined:.2f}s{weight}")
+        busy = (f"{name} {seconds:.1f}s" for name, seconds in joining.items() if name != "wall")
+        say(f"CPU while they joined: {', '.join(busy)}; sending")
         texts: dict[int, str] = {}
         with cpu_clock(pids) as cpu:
             ours = await chat_phase(clients, mine.names, sent, texts)
@@ -117,8 +125,19 @@ async def fanout_phase(
     return extensions[0], _figures(room, sent, joined, cpu)
 
 
-def room_weight(stack: Stack, members: int) -> str:
-    """What the full room's keys take in Redis (MEMORY USAGE), in all and per member."""
+def web_rss_kb(stack: Stack) -> int:
+    return sum(rss_kb(pid) for name, pid in stack.pids().items() if name.startswith("web"))
+
+
+def room_weight(stack: Stack, members: int, rss_before: int) -> str:
+    """What the full room takes: its keys in Redis (MEMORY USAGE) and the web processes'
+    memory since before the first socket (connections and memberships), in all and per member."""
+    grew = web_rss_kb(stack) - rss_before
+    web = f"the web processes grew by {grew / 1024:.0f} MB, {grew / members:.1f} KB per member"
+    return f"{_redis_weight(stack, members)}; {web}"
+
+
+def _redis_weight(stack: Stack, members: int) -> str:
     keys = Keys(stack.prefix).room(ROOM).all
     url, cluster = stack.redis_url, stack.plan.redis_cluster
     try:

@@ -166,3 +166,12 @@ def _machine_busy_seconds() -> float:
         return 0.0
     busy = sum(ticks[0:3]) + sum(ticks[5:7])  # user, nice, system, irq, softirq
     return busy / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kb(pid: int) -> int:
+    """A process's resident memory in KB, from /proc (0 where there is no /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in status.splitlines() if line[:6] == "VmRSS:"), 0)
