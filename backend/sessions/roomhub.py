@@ -21,7 +21,7 @@ from backend.core.listener import ChannelListener
 from backend.core.loops import every
 from backend.core.rooms import Joined, Rooms, message_id, offset_of
 from backend.sessions.inorder import InOrder
-from backend.sessions.presence import PRESENCE_BATCH, Change, Gathering, change_of
+from backend.sessions.presence import Change, Gathering, change_of, gathering_time
 from backend.sessions.roomviews import history_event, presence_event
 
 log = logging.getLogger("courier.rooms")
@@ -185,7 +185,8 @@ class RoomHub:
         self.gathered.setdefault(room, Gathering(room)).changes.append(change)
         if room not in self.flushes:
             loop = asyncio.get_running_loop()
-            self.flushes[room] = loop.call_later(PRESENCE_BATCH, self._flush, room)
+            delay = gathering_time(len(self.members.get(room, ())))
+            self.flushes[room] = loop.call_later(delay, self._flush, room)
 
     def _flush(self, room: str) -> None:
         """Tells the gathered changes, to each member those after the last offset it saw."""
