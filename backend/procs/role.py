@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -16,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from backend.settings import Settings
 
 log = logging.getLogger("courier")
+
+GC_YOUNG = 20_000  # new container objects between young collections (Python's default: 700)
 
 
 def configure_logging(settings: Settings, role: str) -> None:
@@ -28,9 +31,20 @@ def configure_logging(settings: Settings, role: str) -> None:
     )
 
 
+def tune_collector() -> None:
+    """Python's cyclic collector, at its defaults, runs every 700 new container objects and now
+    and then walks every object the process holds: with thousands of sockets, a third to half
+    of a web process's CPU in a join storm. Most of those objects (modules, the app, settings)
+    live as long as the process; they are frozen out of its view, and young collections run
+    less often. Memory that reference counting frees is freed at once as before."""
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG, 50, 100)
+
+
 def run_role(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     """Run `main(stop)` until it returns; signals set `stop`, a second one cancels `main`.
     Uses uvloop when installed (it comes with uvicorn[standard]), as uvicorn does."""
+    tune_collector()
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         runner.run(_supervise(main))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from backend.app import create_app
-from backend.procs.role import configure_logging
+from backend.procs.role import configure_logging, tune_collector
 from backend.settings import Settings
 from backend.web.wsprotocol import GracefulWebSocketProtocol, UpgradingHttpProtocol
 
@@ -37,5 +37,6 @@ def serve(settings: Settings, host: str, port: int) -> int:
     configures only its own)."""
     configure_logging(settings, "web")
     server = uvicorn.Server(uvicorn_config(settings, host, port))
+    tune_collector()
     server.run()
     return 0 if server.started else 1
