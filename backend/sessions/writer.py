@@ -41,6 +41,11 @@ class EventWriter:
         self.waiter: asyncio.Future[None] | None = None
         self.early: dict[int, str] = {}
 
+    @property
+    def idle(self) -> bool:
+        """Nothing queued or on its way: an event written around the writer keeps its order."""
+        return not self.outbox and not self.sending
+
     def put(self, event: str) -> None:
         """Raises Overflow when the outbox is full."""
         if len(self.outbox) + self.sending >= OUTBOX_MAX:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
@@ -11,6 +12,7 @@ from backend.sessions.protocol import ErrorCode, ProtocolError, is_session_id, n
 from backend.sessions.session import ClientSession, Disconnected, Transport
 from backend.web.deps import AppState, app_state
 from backend.web.origin import is_allowed_origin
+from backend.web.wsprotocol import SEND_NOW
 
 router = APIRouter()
 
@@ -21,6 +23,12 @@ CLOSE_UNAVAILABLE = 1011
 class StarletteTransport:
     def __init__(self, websocket: WebSocket) -> None:
         self.websocket = websocket
+        extensions = websocket.scope.get("extensions") or {}
+        self._send_now: Callable[[str], bool] | None = extensions.get(SEND_NOW)
+
+    def send_now(self, data: str) -> bool:
+        """One text frame written at once, where the server offers it (see wsprotocol)."""
+        return self._send_now is not None and self._send_now(data)
 
     async def send_text(self, data: str) -> None:
         try:

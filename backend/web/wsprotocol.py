@@ -18,6 +18,11 @@ web process's CPU when a room fans out. A session's writer sends every event it 
 one go, so writes made in the same loop turn are joined and sent together at its end (in order,
 pings and closes included): the same bytes, in far fewer system calls, a loop turn later.
 
+A room's event goes to every member socket of the process: it is framed once (`text_frame`)
+and the same bytes are written straight to each socket that is keeping up (`send_now`, offered
+to the app as the scope extension SEND_NOW), skipping the ASGI send path for each member. A
+socket that is behind, or whose session has other events queued, gets it the usual way.
+
 Every open socket holds one protocol object, so what it keeps is kept ten thousand times over:
 the queue of what the client sent is a list and one future (`Inbox`), not an asyncio.Queue, the
 handshake's response is let go once sent, the HTTP protocol that hands the connection over is
@@ -35,10 +40,14 @@ from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
+from websockets.protocol import State
 
 DRAIN_SECONDS = 5.0
 DRAIN_BYTES = 64 * 1024 * 1024
 CLOSE_INVALID_DATA = 1007
+SEND_NOW = "courier.send_now"  # scope extension: write one text frame now, or say it cannot
 
 T = TypeVar("T")
 
@@ -69,6 +78,24 @@ class Inbox(Generic[T]):
 
     def empty(self) -> bool:
         return not self.items
+
+
+class FrameCache:
+    """The last text framed: a room event goes to every member in one loop, so one entry
+    frames it once per process (the text is the same object for every member)."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.frame = Frame(Opcode.TEXT, b"").serialize(mask=False)
+
+    def text_frame(self, text: str) -> bytes:
+        if text is not self.text:
+            self.frame = Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+            self.text = text
+        return self.frame
+
+
+text_frame = FrameCache().text_frame
 
 
 class CoalescingTransport:
@@ -133,7 +160,31 @@ class GracefulWebSocketProtocol(WebSocketsSansIOProtocol):
         coalescing = CoalescingTransport(transport, self.loop)  # type: ignore[arg-type]
         super().connection_made(coalescing)  # type: ignore[arg-type]
 
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        self.scope["extensions"][SEND_NOW] = self.send_now  # type: ignore[assignment]
+
+    def send_now(self, text: str) -> bool:
+        """Writes `text` as one frame at once, when nothing stands in the way: the handshake
+        done, the connection open both ways, its transport not paused by flow control, no
+        compression. False: nothing was written; send it the usual way."""
+        if (
+            self.conn.state is not State.OPEN
+            or not self.handshake_complete
+            or self.close_sent
+            or self.draining
+            or not self.writable.is_set()
+            or self.conn.extensions
+            or self.transport.is_closing()
+        ):
+            return False
+        self.transport.write(text_frame(text))
+        return True
+
     def connection_lost(self, exc: Exception | None) -> None:
+        scope = getattr(self, "scope", None)
+        if scope is not None:  # the scope's reference to this protocol: a cycle
+            scope["extensions"].pop(SEND_NOW, None)
         super().connection_lost(exc)
         # websockets parses with a generator that refers to its connection: a cycle that only a
         # full collection frees, and a socket that closes leaves it suspended. Closed, the
