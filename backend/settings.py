@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     session_log_max: int = Field(
         default=10_000, ge=100, description="Most events kept per session for resume."
     )
+    outbox_max: int = Field(
+        default=10_000, ge=10, le=1_000_000, description="Unread events before a socket is closed."
+    )
     rate_limit: float = Field(
         default=1000.0,
         gt=0,

@@ -58,8 +58,8 @@ class ClientSession:
         self.settings = settings = services.settings
         self.dispatcher = Dispatcher(session_id, services, self)
         # The log read through the hub, not a method of this session: no cycle (see `run`).
-        self.writer = EventWriter(transport.send_text, partial(self.hub.events.since, session_id))
-        # The web's transport writes a room event at once: no task switch per member.
+        since = partial(self.hub.events.since, session_id)
+        self.writer = EventWriter(transport.send_text, since, limit=services.settings.outbox_max)
         self.send_now: Callable[[str], bool] | None = getattr(transport, "send_now", None)
         self.bucket = TokenBucket(settings.rate_limit, max(1.0, settings.rate_limit))
         self.closing: tuple[int, str] | None = None

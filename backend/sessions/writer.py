@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from backend.core.events import event_seq
 
-OUTBOX_MAX = 10_000
+OUTBOX_MAX = 10_000  # the default of COURIER_OUTBOX_MAX
 GAP_WAIT = 0.3  # seconds an early event waits before the missing ones are read from the log
 
 Send = Callable[[str], Awaitable[None]]
@@ -30,8 +30,11 @@ class Overflow(Exception):
 
 
 class EventWriter:
-    def __init__(self, send: Send, read_log: ReadLog, last_seq: int = 0) -> None:
+    def __init__(
+        self, send: Send, read_log: ReadLog, last_seq: int = 0, limit: int = OUTBOX_MAX
+    ) -> None:
         self.send = send
+        self.limit = limit
         self.read_log = read_log
         self.last_seq = last_seq
         # A plain list and one future while idle, not an asyncio.Queue (four deques, about
@@ -48,7 +51,7 @@ class EventWriter:
 
     def put(self, event: str) -> None:
         """Raises Overflow when the outbox is full."""
-        if len(self.outbox) + self.sending >= OUTBOX_MAX:
+        if len(self.outbox) + self.sending >= self.limit:
             raise Overflow
         self.outbox.append(event)
         if self.waiter is not None and not self.waiter.done():

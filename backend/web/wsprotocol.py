@@ -18,10 +18,10 @@ web process's CPU when a room fans out. A session's writer sends every event it 
 one go, so writes made in the same loop turn are joined and sent together at its end (in order,
 pings and closes included): the same bytes, in far fewer system calls, a loop turn later.
 
-A room's event goes to every member socket of the process: it is framed once (`text_frame`)
-and the same bytes are written straight to each socket that is keeping up (`send_now`, offered
-to the app as the scope extension SEND_NOW), skipping the ASGI send path for each member. A
-socket that is behind, or whose session has other events queued, gets it the usual way.
+A room's event goes to every member socket of the process: it is framed once (`frames`) and
+the same bytes are written straight to each socket that is keeping up (`send_now`, offered to
+the app as the scope extension SEND_NOW), skipping the ASGI send path for each member. A socket
+that is behind, or whose session has other events queued, gets it the usual way.
 
 Every open socket holds one protocol object, so what it keeps is kept ten thousand times over:
 the queue of what the client sent is a list and one future (`Inbox`), not an asyncio.Queue, the
@@ -40,12 +40,14 @@ from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 from websockets.protocol import State
 
+from backend.web.frames import text_frame
+
 DRAIN_SECONDS = 5.0
 DRAIN_BYTES = 64 * 1024 * 1024
+UNREAD_CLOSE_SECONDS = 10.0
 CLOSE_INVALID_DATA = 1007
 SEND_NOW = "courier.send_now"  # scope extension: write one text frame now, or say it cannot
 
@@ -78,24 +80,6 @@ class Inbox(Generic[T]):
 
     def empty(self) -> bool:
         return not self.items
-
-
-class FrameCache:
-    """The last text framed: a room event goes to every member in one loop, so one entry
-    frames it once per process (the text is the same object for every member)."""
-
-    def __init__(self) -> None:
-        self.text = ""
-        self.frame = Frame(Opcode.TEXT, b"").serialize(mask=False)
-
-    def text_frame(self, text: str) -> bytes:
-        if text is not self.text:
-            self.frame = Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
-            self.text = text
-        return self.frame
-
-
-text_frame = FrameCache().text_frame
 
 
 class CoalescingTransport:
@@ -151,6 +135,7 @@ class UpgradingHttpProtocol(HttpToolsProtocol):
 class GracefulWebSocketProtocol(WebSocketsSansIOProtocol):
     draining = False
     drained = 0
+    abort_timer: asyncio.TimerHandle | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -182,6 +167,8 @@ class GracefulWebSocketProtocol(WebSocketsSansIOProtocol):
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.abort_timer is not None:
+            self.abort_timer.cancel()
         scope = getattr(self, "scope", None)
         if scope is not None:  # the scope's reference to this protocol: a cycle
             scope["extensions"].pop(SEND_NOW, None)
@@ -206,9 +193,16 @@ class GracefulWebSocketProtocol(WebSocketsSansIOProtocol):
 
     async def send(self, message: ASGISendEvent) -> None:
         """Once a refused frame has closed the connection, the app's next write is told so as a
-        disconnect, as when uvicorn has closed the socket, not by an error with a traceback."""
+        disconnect, as when uvicorn has closed the socket, not by an error with a traceback.
+
+        A close sent to a client that does not read (its buffers full, so writes wait for it)
+        would wait for ever: it goes behind what is buffered, without waiting, and the
+        connection is dropped if the client has not read up to it UNREAD_CLOSE_SECONDS later."""
         if self.draining:
             raise ClientDisconnected
+        if message["type"] == "websocket.close" and not self.writable.is_set():
+            self.writable.set()  # nothing is sent after the close: flow control is over
+            self.abort_timer = self.loop.call_later(UNREAD_CLOSE_SECONDS, self.transport.abort)
         await super().send(message)
         if self.handshake_complete and self.response is not None:
             self.response = None  # type: ignore[assignment]  # sent: never read again

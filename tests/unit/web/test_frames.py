@@ -2,7 +2,7 @@
 
 from websockets.frames import Frame, Opcode
 
-from backend.web.wsprotocol import FrameCache
+from backend.web.frames import FrameCache
 
 
 def test_a_frame_is_what_websockets_sends_for_that_text() -> None:
