@@ -106,10 +106,7 @@ class Settings(BaseSettings):
         default=86400, ge=60, description="Seconds a job's state and result are kept in Redis."
     )
     shutdown_grace: float = Field(
-        default=10.0,
-        ge=0,
-        le=3600,
-        description="On SIGTERM a worker waits this long for in-flight jobs, then hands them back.",
+        default=10.0, ge=0, le=3600, description="Seconds a stopping worker gives its jobs."
     )
     max_text_bytes: int = Field(
         default=16 * 1024, ge=1, le=1024 * 1024, description="Longest `text` of one message."
@@ -122,6 +119,9 @@ class Settings(BaseSettings):
     )
     outbox_max: int = Field(
         default=10_000, ge=10, le=1_000_000, description="Unread events before a socket is closed."
+    )
+    send_buffer_bytes: int | None = Field(
+        default=None, ge=4096, le=64 * 1024 * 1024, description="SO_SNDBUF of each WebSocket."
     )
     rate_limit: float = Field(
         default=1000.0,
@@ -146,10 +146,7 @@ class Settings(BaseSettings):
         default=2000, ge=1, le=100_000, description="Longest chat message, in characters."
     )
     presence_timeout: float = Field(
-        default=20.0,
-        ge=1,
-        le=300,
-        description="A room member whose web process stopped refreshing it this long is dropped.",
+        default=20.0, ge=1, le=300, description="Seconds until a member not refreshed is dropped."
     )
     schedules: list[ScheduleSpec] = Field(
         default_factory=list,

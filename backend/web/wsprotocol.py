@@ -33,6 +33,7 @@ freed then and there, and nothing is left in a reference cycle when the socket c
 from __future__ import annotations
 
 import asyncio
+import socket
 from asyncio import BaseTransport, Transport
 from typing import Any, Generic, TypeVar
 
@@ -142,6 +143,12 @@ class GracefulWebSocketProtocol(WebSocketsSansIOProtocol):
         self.queue = Inbox()  # type: ignore[assignment]
 
     def connection_made(self, transport: BaseTransport) -> None:
+        """COURIER_SEND_BUFFER_BYTES caps the kernel memory a client that stops reading can
+        hold (Linux lets a socket's send buffer grow to 4 MB by default)."""
+        size = getattr(self.app_state.get("settings"), "send_buffer_bytes", None)
+        sock = transport.get_extra_info("socket")
+        if size is not None and sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
         coalescing = CoalescingTransport(transport, self.loop)  # type: ignore[arg-type]
         super().connection_made(coalescing)  # type: ignore[arg-type]
 
