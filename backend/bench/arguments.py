@@ -72,6 +72,9 @@ def _add_fanout_bench(kinds: Kinds) -> None:
     add = fanout.add_argument
     add("--members", type=_between(2, MAX_BENCH_MEMBERS), default=200, metavar="M",
         help="WebSockets in the room, split over the 2 web processes (default 200)")  # fmt: skip
+    add("--not-reading", type=_between(0, 50), default=0, metavar="P",
+        help="P%% of the members join and then read nothing; the web processes get"
+        " COURIER_SEND_BUFFER_BYTES=16384 and COURIER_OUTBOX_MAX=100 (default 0)")  # fmt: skip
     add("--messages", type=_between(1, MAX_BENCH_MESSAGES), default=500, metavar="N",
         help="chat messages one member sends to the room (default 500)")  # fmt: skip
     _add_common(fanout)
@@ -172,7 +175,8 @@ def run_bench_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.bench == "fanout":
         from backend.bench.fanout import run_fanout_bench
 
-        return run_fanout_bench(FanoutBench(args.members, args.messages, **common))
+        bench = FanoutBench(args.members, args.messages, not_reading=args.not_reading, **common)
+        return run_fanout_bench(bench)
     if args.appendfsync and (args.redis_url or args.redis_cluster):
         print("courier bench: --appendfsync is for its own redis-server only", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import redis
@@ -19,7 +19,14 @@ import redis
 from backend.bench.client import BenchError, Client, connections, run_phase, say, task_group
 from backend.bench.figures import Fanout, Problems, Spread, cpu_clock, layout, rss_kb
 from backend.bench.helper import Helper, Report
-from backend.bench.members import ROOM, Member, Received, join_all, member_name
+from backend.bench.members import (
+    ROOM,
+    Member,
+    Received,
+    Silence,
+    join_all,
+    member_name,
+)
 from backend.bench.options import FanoutBench
 from backend.bench.report import FanoutReport, now
 from backend.bench.sockets import allow_sockets
@@ -76,7 +83,10 @@ def _measure(options: FanoutBench, stack: Stack, deadline: float) -> FanoutRepor
     try:
         pids = {**stack.pids(), "bench helper": helper.pid}
         weigh = partial(room_weight, stack, options.members, web_rss_kb(stack))
-        phase = fanout_phase(mine, helper, sent, pids, problems, weigh=weigh)
+        not_reading = options.not_reading
+        phase = fanout_phase(
+            mine, helper, sent, pids, problems, weigh=weigh, not_reading=not_reading
+        )
         extensions, figures = run_phase(phase, deadline, "fan-out")
     except BenchError as exc:
         progress = f"{sent.count} of {options.messages} messages sent, {sent.back} back at m0"
@@ -95,6 +105,7 @@ async def fanout_phase(
     problems: Problems,
     *,
     weigh: Callable[[], str] | None = None,
+    not_reading: int = 0,
 ) -> tuple[str, Fanout]:
     """The WebSocket extensions agreed to, and the figures. Every socket is open, welcomed and in
     the room before the first send, and the CPU clock runs over the sends alone, so the figures
@@ -105,7 +116,8 @@ async def fanout_phase(
         await helper.step("connect")
         started = time.perf_counter()
         with cpu_clock(pids) as joining:
-            theirs = asyncio.create_task(helper.step(("join", len(sent.texts), GRACE)))
+            join = ("join", len(sent.texts), GRACE, not_reading)
+            theirs = asyncio.create_task(helper.step(join))
             await join_all(clients, mine.names, helper.everyone)
             await theirs
         joined = time.perf_counter() - started
@@ -115,14 +127,17 @@ async def fanout_phase(
         say(f"CPU while they joined: {', '.join(busy)}; sending")
         texts: dict[int, str] = {}
         with cpu_clock(pids) as cpu:
-            ours = await chat_phase(clients, mine.names, sent, texts)
+            ours = await chat_phase(clients, mine.names, sent, texts, not_reading)
             report: Report = await helper.step("sent")
     for message in report.problems:
         problems.add(message)
     problems.count += report.problem_count - len(report.problems)
     room = [member.received for member in ours] + report.members
-    check(room, sent, [texts, report.texts], problems)
-    return extensions[0], _figures(room, sent, joined, cpu)
+    readers = [member for member in room if member.reading]
+    check(readers, sent, [texts, report.texts], problems)
+    figures = _figures(readers, sent, joined, cpu)
+    closed = Counter(member.closed for member in room if not member.reading)
+    return extensions[0], replace(figures, not_reading=closed.total(), closed=dict(closed))
 
 
 def web_rss_kb(stack: Stack) -> int:
@@ -200,16 +215,21 @@ def _figures(room: list[Received], sent: Sent, joined: float, cpu: dict[str, flo
 
 
 async def chat_phase(
-    clients: list[Client], names: list[str], sent: Sent, texts: dict[int, str]
+    clients: list[Client], names: list[str], sent: Sent, texts: dict[int, str], not_reading: int
 ) -> list[Member]:
     """This process's members read while m0 (the first of them) sends. Returns them once all
-    have received every message, or GRACE seconds after the last send."""
+    have received every message, or GRACE seconds after the last send, and those that read
+    nothing have found out how their socket ended."""
     messages = len(sent.texts)
-    members = [Member(n, c, messages, texts) for n, c in zip(names, clients, strict=True)]
+    members = [
+        Member(n, c, messages, texts, not_reading) for n, c in zip(names, clients, strict=True)
+    ]
     members[0].window = window = asyncio.Semaphore(WINDOW)
+    silence = Silence(members, GRACE)
     async with task_group() as group:
-        readers = [group.create_task(member.receive_all()) for member in members]
+        readers = [group.create_task(m.receive_all()) for m in members if m.received.reading]
         group.create_task(_send_then_settle(members[0], sent, window, readers))
+    await silence.finish()
     return members
 
 

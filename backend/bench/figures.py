@@ -10,7 +10,7 @@ import os
 import platform
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from backend.bench.options import Plan
@@ -121,6 +121,8 @@ class Fanout:
     deliveries_per_second: float  # one message to one member
     latency_ms: Spread | None  # send to receipt, per delivery
     cpu_seconds: dict[str, float]  # per process and for the machine, over the sends
+    not_reading: int = 0  # members that joined and then read nothing (not in the figures above)
+    closed: dict[str, int] = field(default_factory=dict)  # how those ended: close code, or "open"
 
 
 def cpu_snapshot(pids: dict[str, int]) -> dict[str, float]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from backend.bench.client import Client, connections
 from backend.bench.figures import Problems
-from backend.bench.members import Member, Received, join_all
+from backend.bench.members import Member, Received, Silence, join_all
 from backend.bench.options import TIME_LIMIT
 from backend.procs.role import event_loop_factory
 
@@ -84,15 +84,20 @@ async def _serve(urls: list[str], names: list[str], everyone: set[str], pipe: Co
         for client in clients:
             await client.welcome()
         pipe.send("connected")
-        messages, grace = await _command(pipe)  # ("join", ...)
+        messages, grace, not_reading = await _command(pipe)  # ("join", ...)
         await join_all(clients, names, everyone)
-        members = [Member(n, c, messages, texts) for n, c in zip(names, clients, strict=True)]
-        readers = [asyncio.create_task(member.receive_all()) for member in members]
+        members = [
+            Member(n, c, messages, texts, not_reading) for n, c in zip(names, clients, strict=True)
+        ]
+        silence = Silence(members, grace)
+        readers = [asyncio.create_task(m.receive_all()) for m in members if m.received.reading]
         pipe.send("joined")
         await _command(pipe)  # "sent": the sender's last message went out
-        _, late = await asyncio.wait(readers, timeout=grace)
-        for task in late:
-            task.cancel()
+        if readers:
+            _, late = await asyncio.wait(readers, timeout=grace)
+            for task in late:
+                task.cancel()
+        await silence.finish()
         received = [member.received for member in members]
         pipe.send(Report(received, texts, problems.first, problems.count))
 

@@ -5,13 +5,17 @@ copy carries a `ref`), so a member in another process can check it and time it b
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from websockets.exceptions import ConnectionClosed
+
 from backend.bench.client import BenchError, Client, task_group
 
 ROOM = "bench"
+NOT_READING_BUFFER = 4096  # SO_RCVBUF of a member that reads nothing
 
 
 def member_name(index: int) -> str:
@@ -29,17 +33,33 @@ class Received:
     refs: list[int] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     last: float = 0.0  # perf_counter(), the same clock in every process on the machine
+    reading: bool = True  # False: joined, then read nothing until the end
+    closed: str = ""  # how a member that read nothing found its socket: a close code, or "open"
+
+
+def reads(name: str, not_reading: int) -> bool:
+    """Whether member `name` reads, with `not_reading` percent of the room not reading, spread
+    evenly over the members (and the sender, m0, always reading)."""
+    index = int(name[1:])
+    return (index * not_reading) // 100 == ((index + 1) * not_reading) // 100
 
 
 class Member:
     """Reads until it has every message. `texts` is shared by the members of one process: the
     first text seen for each ref, so every member must have got the same one."""
 
-    def __init__(self, name: str, client: Client, messages: int, texts: dict[int, str]) -> None:
-        self.received = Received(name)
+    def __init__(
+        self, name: str, client: Client, messages: int, texts: dict[int, str], not_reading: int = 0
+    ) -> None:
+        self.received = Received(name, reading=reads(name, not_reading))
+        self.not_reading = not_reading
+        if not self.received.reading:  # its own buffer small: the server's fill sooner
+            sock = client.socket.transport.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, NOT_READING_BUFFER)
         self.client = client
         self.messages = messages
         self.texts = texts
+        self.silence: Silence | None = None
         self.window: asyncio.Semaphore | None = None  # the sender's: its copies free slots
         self.back = 0  # the sender's copies that came back
 
@@ -55,6 +75,18 @@ class Member:
                 self._chat(event, arrived)
             else:
                 self._other(event)
+
+    async def drain(self, within: float) -> None:
+        """For a member that read nothing: reads what is left, to learn how the server ended
+        its socket (1013 once its outbox was full), or that it is still open."""
+        try:
+            async with asyncio.timeout(within):
+                while True:
+                    await self.client.socket.recv()
+        except ConnectionClosed as exc:
+            self.received.closed = str(exc.rcvd.code if exc.rcvd else 1006)
+        except TimeoutError:
+            self.received.closed = "open"
 
     def _chat(self, event: dict[str, Any], arrived: float) -> None:
         sent = self._sent(event)
@@ -95,10 +127,44 @@ class Member:
             self.client.problems.add(f"{self.name}: own copy without mine/ref {ref}: {event!r}")
 
     def _other(self, event: dict[str, Any]) -> None:
-        """Nothing but chat is expected; an error for a send still frees its window slot."""
+        """Nothing but chat is expected, and members that read nothing leaving (closed once
+        their outbox is full); an error for a send still frees its window slot."""
+        names = event.get("names") if event.get("type") == "left" else None
+        if isinstance(names, list) and not any(reads(str(n), self.not_reading) for n in names):
+            if self.silence is not None:  # with not_reading 0, every name reads: none get here
+                self.silence.saw_leave(names)
+            return
         self.client.problems.add(f"{self.name}: unexpected {event!r}")
         if self.window is not None and event.get("type") == "error":
             self.window.release()
+
+
+class Silence:
+    """The members of one client process that read nothing. Each starts reading the moment a
+    reader of the process sees it leave the room (the server closed its socket), so that it
+    reads up to the close frame before the server gives up on it; at the end, the rest."""
+
+    def __init__(self, members: list[Member], within: float) -> None:
+        self.left = {m.name: asyncio.Event() for m in members if not m.received.reading}
+        self.draining = [asyncio.create_task(self._drain(m, within)) for m in members]
+        for member in members:
+            member.silence = self
+
+    async def _drain(self, member: Member, within: float) -> None:
+        if member.name in self.left:
+            await self.left[member.name].wait()
+            await member.drain(within)
+
+    def saw_leave(self, names: list[object]) -> None:
+        for name in names:
+            event = self.left.get(str(name))
+            if event is not None:
+                event.set()
+
+    async def finish(self) -> None:
+        for event in self.left.values():
+            event.set()
+        await asyncio.gather(*self.draining)
 
 
 async def join_all(clients: list[Client], names: list[str], everyone: set[str]) -> None:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 TIME_LIMIT = 120.0  # seconds for start-up and every phase; stopping adds a few more at most
 UNTHROTTLED = "1000000"  # a rate or burst far above anything a bench sends
+SLOW_MEMBER_SETTINGS = {"COURIER_SEND_BUFFER_BYTES": "16384", "COURIER_OUTBOX_MAX": "100"}
 
 
 @dataclass(frozen=True)
@@ -79,17 +80,24 @@ class FanoutBench:
     redis_url: str | None = None
     as_json: bool = False
     redis_cluster: bool = False
+    not_reading: int = 0  # percent of the members that join and then read nothing
 
     def plan(self) -> Plan:
         """Two web processes, so a room spans processes as it does behind a load balancer; the
-        chat limits are lifted, since one sender sends far faster than a person types."""
+        chat limits are lifted, since one sender sends far faster than a person types. With
+        members not reading, their sockets get small buffers (SLOW_MEMBER_SETTINGS), so they
+        fill, and are closed, within the run."""
         chat = {"COURIER_CHAT_RATE_LIMIT": UNTHROTTLED, "COURIER_CHAT_BURST": UNTHROTTLED}
+        if self.not_reading:
+            chat |= SLOW_MEMBER_SETTINGS
         return Plan(2, 0, redis_url=self.redis_url, settings=chat, redis_cluster=self.redis_cluster)
 
     def command(self) -> str:
         """The command that repeats this run, every value spelled out (password hidden)."""
         argv = ["courier", "bench", "fanout", "--members", str(self.members)]
         argv += ["--messages", str(self.messages)]
+        if self.not_reading:
+            argv += ["--not-reading", str(self.not_reading)]
         return _joined(argv, self.redis_url, self.as_json, self.redis_cluster)
 
 

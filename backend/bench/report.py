@@ -144,9 +144,10 @@ def _latency_lines(figures: Latency) -> list[str]:
 
 
 def _room_lines(figures: Fanout, webs: int) -> list[str]:
-    split = " + ".join(str(len(range(i, figures.members, webs))) for i in range(webs))
+    members = figures.members + figures.not_reading
+    split = " + ".join(str(len(range(i, members, webs))) for i in range(webs))
     return [
-        f"  room        {figures.members} members in one room, {split} over {webs} web processes",
+        f"  room        {members} members in one room, {split} over {webs} web processes",
         f"{INDENT}every member in and seeing all the others"
         f" {figures.join_seconds:.2f}s after the first join",
     ]
@@ -156,10 +157,26 @@ def _fanout_lines(figures: Fanout) -> list[str]:
     return [
         f"  fan-out     m0 sent {figures.messages} messages,"
         f" up to {figures.window} not yet back at itself",
-        f"{INDENT}{figures.messages_per_second:,.0f} messages/s to all {figures.members} members,"
+        f"{INDENT}{figures.messages_per_second:,.0f} messages/s to all {figures.members}"
+        f" {'reading ' if figures.not_reading else ''}members,"
         f" {figures.deliveries_per_second:,.0f} deliveries/s"
         f" ({figures.seconds:.2f}s from first send to last delivery)",
         f"{INDENT}latency, send to each member's receipt: {_spread_text(figures.latency_ms)}",
+        *_not_reading_lines(figures),
+    ]
+
+
+def _not_reading_lines(figures: Fanout) -> list[str]:
+    """Members that joined and read nothing: left out of the figures above; how they ended."""
+    if not figures.not_reading:
+        return []
+    ends = ", ".join(
+        f"{count} still open" if how == "open" else f"{count} closed with {how}"
+        for how, count in sorted(figures.closed.items())
+    )
+    return [
+        f"  not reading {figures.not_reading} members joined and read nothing (left out of the"
+        f" figures above): {ends}"
     ]
 
 

@@ -32,6 +32,16 @@ def test_fanout_bench_checks_every_member_over_two_client_processes() -> None:
     assert {"web-1", "web-2", "bench client", "bench helper"} <= set(fanout["cpu_seconds"])
 
 
+def test_fanout_bench_with_members_that_never_read() -> None:
+    """They are closed with 1013 once their outbox is full; the others get every message."""
+    report = bench("fanout", "--members", "20", "--messages", "1500", "--not-reading", "10")
+    assert report["ok"] is True, report["problems"]
+    fanout = report["fanout"]
+    assert isinstance(fanout, dict)
+    assert (fanout["members"], fanout["not_reading"]) == (18, 2)
+    assert fanout["closed"] == {"1013": 2}
+
+
 def test_queue_bench_gets_every_result() -> None:
     report = bench("queue", "--jobs", "200", "--latency-jobs", "20", "--connections", "2")
     assert report["ok"] is True
