@@ -17,11 +17,9 @@ from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from types import FrameType
 from typing import Any, TypeVar
 
-from websockets.asyncio.client import ClientConnection
-
 from backend.bench.figures import Problems
 from backend.bench.options import TIME_LIMIT
-from backend.bench.sockets import open_all
+from backend.bench.sockets import BenchSocket, open_all
 from backend.procs.role import event_loop_factory
 
 T = TypeVar("T")
@@ -65,7 +63,7 @@ class Client:
     """One `/ws` connection that checks every session event's `seq` is higher than the last,
     and that each room's events never go back in `offset` (a room numbers its own)."""
 
-    def __init__(self, socket: ClientConnection, problems: Problems) -> None:
+    def __init__(self, socket: BenchSocket, problems: Problems) -> None:
         self.socket = socket
         self.problems = problems
         self.seq = -1
@@ -111,13 +109,15 @@ class Client:
 
 
 @contextlib.asynccontextmanager
-async def connections(urls: Sequence[str], count: int) -> AsyncIterator[list[ClientConnection]]:
+async def connections(
+    urls: Sequence[str], count: int, lean: bool = False
+) -> AsyncIterator[list[BenchSocket]]:
     """`count` open connections, the i-th to `urls[i % len(urls)]` (an even split over several
     web processes), closed together on the way out. The close timeout is short: a phase cut off
     at the time limit leaves unread frames that hold up a clean close."""
-    sockets: list[ClientConnection] = []
+    sockets: list[BenchSocket] = []
     try:
-        await open_all([urls[index % len(urls)] for index in range(count)], sockets)
+        await open_all([urls[index % len(urls)] for index in range(count)], sockets, lean)
         yield sockets
     finally:
         await asyncio.gather(*(socket.close() for socket in sockets), return_exceptions=True)

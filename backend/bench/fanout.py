@@ -14,10 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 
-import redis
-
 from backend.bench.client import BenchError, Client, connections, run_phase, say, task_group
-from backend.bench.figures import Fanout, Problems, Spread, cpu_clock, layout, rss_kb
+from backend.bench.figures import Fanout, Problems, Spread, cpu_clock, layout
 from backend.bench.helper import Helper, Report
 from backend.bench.members import (
     ROOM,
@@ -31,7 +29,7 @@ from backend.bench.options import FanoutBench
 from backend.bench.report import FanoutReport, now
 from backend.bench.sockets import allow_sockets
 from backend.bench.stack import Stack, run_bench
-from backend.core.keys import Keys
+from backend.bench.weighing import room_weight, web_rss_kb
 
 WINDOW = 16  # messages sent but not yet received back by the sender
 GRACE = 10.0  # seconds the members get after the last send before missing messages are counted
@@ -110,21 +108,14 @@ async def fanout_phase(
     """The WebSocket extensions agreed to, and the figures. Every socket is open, welcomed and in
     the room before the first send, and the CPU clock runs over the sends alone, so the figures
     measure fan-out, not handshakes or joins."""
-    async with connections(mine.urls, len(mine.urls)) as sockets:
+    async with connections(mine.urls, len(mine.urls), lean=True) as sockets:
         clients = [Client(socket, problems) for socket in sockets]
         extensions = [await client.welcome() for client in clients]
         await helper.step("connect")
-        started = time.perf_counter()
-        with cpu_clock(pids) as joining:
-            join = ("join", len(sent.texts), GRACE, not_reading)
-            theirs = asyncio.create_task(helper.step(join))
-            await join_all(clients, mine.names, helper.everyone)
-            await theirs
-        joined = time.perf_counter() - started
+        join = ("join", len(sent.texts), GRACE, not_reading)
+        joined = await _fill_room(clients, mine.names, helper, pids, join)
         weight = f"; {await asyncio.to_thread(weigh)}" if weigh is not None else ""
-        say(f"all {len(helper.everyone)} members in the room after {joined:.2f}s{weight}")
-        busy = (f"{name} {seconds:.1f}s" for name, seconds in joining.items() if name != "wall")
-        say(f"CPU while they joined: {', '.join(busy)}; sending")
+        say(f"all {len(helper.everyone)} members in the room after {joined:.2f}s{weight}; sending")
         texts: dict[int, str] = {}
         with cpu_clock(pids) as cpu:
             ours = await chat_phase(clients, mine.names, sent, texts, not_reading)
@@ -140,27 +131,20 @@ async def fanout_phase(
     return extensions[0], replace(figures, not_reading=closed.total(), closed=dict(closed))
 
 
-def web_rss_kb(stack: Stack) -> int:
-    return sum(rss_kb(pid) for name, pid in stack.pids().items() if name.startswith("web"))
-
-
-def room_weight(stack: Stack, members: int, rss_before: int) -> str:
-    """What the full room takes: its keys in Redis (MEMORY USAGE) and the web processes'
-    memory since before the first socket (connections and memberships), in all and per member."""
-    grew = web_rss_kb(stack) - rss_before
-    web = f"the web processes grew by {grew / 1024:.0f} MB, {grew / members:.1f} KB per member"
-    return f"{_redis_weight(stack, members)}; {web}"
-
-
-def _redis_weight(stack: Stack, members: int) -> str:
-    keys = Keys(stack.prefix).room(ROOM).all
-    url, cluster = stack.redis_url, stack.plan.redis_cluster
-    try:
-        with (redis.RedisCluster if cluster else redis.Redis).from_url(url, socket_timeout=5) as r:
-            used = sum(int(r.memory_usage(key, samples=0) or 0) for key in keys)
-    except redis.RedisError as exc:
-        return f"the room's size in Redis unknown ({exc})"
-    return f"the room holds {used / 1e6:.2f} MB in Redis, {used / members:.0f} B per member"
+async def _fill_room(
+    clients: list[Client], names: list[str], helper: Helper, pids: dict[str, int], join: object
+) -> float:
+    """Every member of both client processes joins at once (the helper's told `join`); the
+    seconds until each saw all the others."""
+    started = time.perf_counter()
+    with cpu_clock(pids) as joining:
+        async with task_group() as group:
+            group.create_task(helper.step(join))
+            await join_all(clients, names, helper.everyone)
+    joined = time.perf_counter() - started
+    busy = (f"{name} {seconds:.1f}s" for name, seconds in joining.items() if name != "wall")
+    say(f"CPU while they joined: {', '.join(busy)}")
+    return joined
 
 
 def check(room: list[Received], sent: Sent, seen: list[dict[int, str]], problems: Problems) -> None:

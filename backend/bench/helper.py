@@ -79,7 +79,7 @@ async def _serve(urls: list[str], names: list[str], everyone: set[str], pipe: Co
     problems = Problems()
     texts: dict[int, str] = {}
     await _command(pipe)  # "connect"
-    async with connections(urls, len(urls)) as sockets:
+    async with connections(urls, len(urls), lean=True) as sockets:
         clients = [Client(socket, problems) for socket in sockets]
         for client in clients:
             await client.welcome()

@@ -142,18 +142,20 @@ class Member:
 class Silence:
     """The members of one client process that read nothing. Each starts reading the moment a
     reader of the process sees it leave the room (the server closed its socket), so that it
-    reads up to the close frame before the server gives up on it; at the end, the rest."""
+    reads up to the close frame before the server gives up on it. One never seen leaving is
+    still open at the end."""
 
     def __init__(self, members: list[Member], within: float) -> None:
-        self.left = {m.name: asyncio.Event() for m in members if not m.received.reading}
-        self.draining = [asyncio.create_task(self._drain(m, within)) for m in members]
+        silent = [member for member in members if not member.received.reading]
+        self.left = {member.name: asyncio.Event() for member in silent}
+        self.draining = {m.name: asyncio.create_task(self._drain(m, within)) for m in silent}
         for member in members:
             member.silence = self
 
     async def _drain(self, member: Member, within: float) -> None:
-        if member.name in self.left:
-            await self.left[member.name].wait()
-            await member.drain(within)
+        member.received.closed = "open"
+        await self.left[member.name].wait()
+        await member.drain(within)
 
     def saw_leave(self, names: list[object]) -> None:
         for name in names:
@@ -162,9 +164,10 @@ class Silence:
                 event.set()
 
     async def finish(self) -> None:
-        for event in self.left.values():
-            event.set()
-        await asyncio.gather(*self.draining)
+        for name, task in self.draining.items():
+            if not self.left[name].is_set():
+                task.cancel()
+        await asyncio.gather(*self.draining.values(), return_exceptions=True)
 
 
 async def join_all(clients: list[Client], names: list[str], everyone: set[str]) -> None:

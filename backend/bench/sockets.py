@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from backend.bench.lean import LeanSocket, lean_connect
+
 AT_ONCE = 200  # handshakes in flight at a time: more only fills the listen backlog
 SPARE_FDS = 256  # beyond one per socket: Redis connections, logs, the interpreter's own files
 
@@ -25,15 +27,23 @@ def allow_sockets(sockets: int) -> str | None:
     return None
 
 
-async def open_all(urls: Sequence[str], sockets: list[ClientConnection]) -> None:
+BenchSocket = ClientConnection | LeanSocket
+
+
+async def open_all(urls: Sequence[str], sockets: list[BenchSocket], lean: bool = False) -> None:
     """Opens one socket per url into `sockets`, in the urls' order, AT_ONCE handshakes at a
-    time. Those opened stay in `sockets` when one fails, so the caller closes them all."""
+    time (`lean`: a LeanSocket, else websockets' client). Those opened stay in `sockets` when
+    one fails, so the caller closes them all."""
     slots = asyncio.Semaphore(AT_ONCE)
-    opened: list[ClientConnection | None] = [None] * len(urls)
+    opened: list[BenchSocket | None] = [None] * len(urls)
 
     async def one(index: int, url: str) -> None:
         async with slots:
-            opened[index] = await connect(url, open_timeout=30, close_timeout=1)
+            if lean:
+                async with asyncio.timeout(30):
+                    opened[index] = await lean_connect(url)
+            else:
+                opened[index] = await connect(url, open_timeout=30, close_timeout=1)
 
     try:
         async with asyncio.TaskGroup() as group:
