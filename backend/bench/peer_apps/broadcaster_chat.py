@@ -21,14 +21,17 @@ from contextlib import asynccontextmanager
 import anyio
 from broadcaster import Broadcast
 from fastapi import FastAPI, WebSocket
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 URL = os.environ.get("PEER_REDIS_URL", "redis://")
 ROOM_SIZE = int(os.environ.get("PEER_ROOM_SIZE", "2"))
 PACKAGES = ("broadcaster", "redis", "hiredis", "fastapi", "uvicorn", "websockets")
 
 broadcast = Broadcast(URL)
-presence = Redis.from_url(URL)
+# The presence count is this adapter's, not broadcaster's: its connections are capped (callers
+# wait for one), so 5,000 members joining a web process at once do not open 5,000 connections
+# and run Redis out of clients.
+presence = Redis(connection_pool=BlockingConnectionPool.from_url(URL, max_connections=32))
 offsets = itertools.count(1)  # one sender: its web process numbers the room's messages
 
 
