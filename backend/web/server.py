@@ -7,15 +7,18 @@ import uvicorn
 from backend.app import create_app
 from backend.procs.role import configure_logging, tune_collector
 from backend.settings import Settings
+from backend.web.ws import websocket_endpoint
 from backend.web.wsprotocol import GracefulWebSocketProtocol, UpgradingHttpProtocol
+from backend.web.wsroute import DirectWebSockets
 
 MAX_FRAME_BYTES = 64 * 1024
 
 
 def uvicorn_config(settings: Settings, host: str, port: int) -> uvicorn.Config:
     """Frames over the limit are refused by the protocol layer with close code 1009."""
+    app = DirectWebSockets(create_app(settings), {"/ws": websocket_endpoint})
     return uvicorn.Config(
-        create_app(settings),
+        app,
         host=host,
         port=port,
         http=UpgradingHttpProtocol,
