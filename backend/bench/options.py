@@ -24,6 +24,7 @@ class Plan:
     settings: Mapping[str, str] = field(default_factory=dict)
     redis_cluster: bool = False  # a Redis Cluster: its own local one unless given a URL
     appendfsync: str | None = None  # its own redis-server's AOF fsync policy; None: no AOF
+    sockets: int = 0  # client sockets the bench opens: each a file descriptor, here and there
 
     def describe(self) -> str:
         """The processes as progress names them: `redis-server, 1 web, 1 worker(s)`, or
@@ -90,7 +91,14 @@ class FanoutBench:
         chat = {"COURIER_CHAT_RATE_LIMIT": UNTHROTTLED, "COURIER_CHAT_BURST": UNTHROTTLED}
         if self.not_reading:
             chat |= SLOW_MEMBER_SETTINGS
-        return Plan(2, 0, redis_url=self.redis_url, settings=chat, redis_cluster=self.redis_cluster)
+        return Plan(
+            2,
+            0,
+            redis_url=self.redis_url,
+            settings=chat,
+            redis_cluster=self.redis_cluster,
+            sockets=self.members,
+        )
 
     def command(self) -> str:
         """The command that repeats this run, every value spelled out (password hidden)."""
@@ -111,7 +119,7 @@ class ConnectionsBench:
     as_json: bool = False
 
     def plan(self) -> Plan:
-        return Plan(1, 0)
+        return Plan(1, 0, sockets=self.sockets)
 
     def command(self) -> str:
         argv = ["courier", "bench", "connections", "--sockets", str(self.sockets)]

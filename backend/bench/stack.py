@@ -22,6 +22,7 @@ from backend.bench.cleanup import forget_keys
 from backend.bench.client import BenchError, say, sigterm_as_interrupt
 from backend.bench.options import TIME_LIMIT, UNTHROTTLED, Plan, hide_password
 from backend.bench.report import Verdict
+from backend.bench.sockets import allow_sockets
 from backend.procs.child import Child, ChildError, role_argv, terminate
 from backend.procs.redis_cluster import LocalCluster, RedisClusterError
 from backend.procs.redis_server import RedisServer, RedisServerError, free_port
@@ -212,7 +213,12 @@ T = TypeVar("T")
 def run_bench(plan: Plan, measure: Callable[[Stack, float], R], as_json: bool) -> int:
     """Starts what `plan` asks for, lets `measure(stack, deadline)` drive it, and prints the
     report it returns, as JSON or text; 0 when it is ok, 1 when not or when the bench could not
-    run, 130 when interrupted."""
+    run, 2 when the sockets it needs are more than the open-files limit allows, 130 when
+    interrupted."""
+    refused = allow_sockets(plan.sockets)
+    if refused is not None:
+        say(refused)
+        return 2
     with sigterm_as_interrupt():
         try:
             report = run_stack(plan, measure)
